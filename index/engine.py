@@ -1,0 +1,307 @@
+"""The engine: one object that owns the store and the embedder and does every job.
+
+Synchronous and thread-safe; async callers (the bot) run its methods in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from index.config import IndexSettings
+from index.embed import BATCH_SIZE, Embedder, SentenceTransformerEmbedder
+from index.errors import NewsbotError, SourceError, UnknownSource
+from index.models import Article, Passage, SourceInfo
+from index.passages import split_passages
+from index.sources import Fetcher, ReadResult, is_url, read_source, source_kind
+from index.store import Store, make_chroma_client, norm_hash, ts
+
+log = logging.getLogger(__name__)
+
+# progress(done, total, what): called from the indexing thread.
+Progress = Callable[[int, int, str], None]
+ARTICLES_PER_COMMIT = 64
+
+
+@dataclass
+class IndexReport:
+    source: str
+    articles: int = 0  # articles the source holds after this run
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    removed: int = 0
+    embedded: int = 0  # passages sent to the model
+    seconds: float = 0.0
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def canonical_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    query = urlencode(sorted(
+        (k, v) for k, v in parse_qsl(parts.query) if not k.lower().startswith(("utm_", "ref"))
+    ))
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def _sha(s: str) -> str:
+    return hashlib.sha1(s.encode()).hexdigest()
+
+
+def embed_text(title: str, passage_text: str) -> str:
+    return f"{title}\n{passage_text}" if title else passage_text
+
+
+class Engine:
+    def __init__(self, store: Store, embedder: Embedder, fetcher: Fetcher | None = None,
+                 settings: IndexSettings | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.fetcher = fetcher or Fetcher()
+        self.settings = settings or IndexSettings()
+        self._reconciled = False
+
+    @classmethod
+    def from_settings(cls, settings: IndexSettings | None = None,
+                      embedder: Embedder | None = None) -> Engine:
+        s = settings or IndexSettings()
+        client = make_chroma_client(s.newsbot_data_dir, s.chroma_host, s.chroma_port)
+        store = Store(Path(s.newsbot_data_dir), client)
+        fetcher = Fetcher(timeout=s.newsbot_fetch_timeout, max_bytes=s.newsbot_max_source_bytes,
+                          allow_private=s.newsbot_allow_private_urls)
+        return cls(store, embedder or SentenceTransformerEmbedder(s.newsbot_model), fetcher, s)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- sources -------------------------------------------------------------------------------
+    def add_source(self, location: str, name: str | None = None,
+                   progress: Progress | None = None) -> IndexReport:
+        """Register a source and index it. Re-adding a registered location refreshes it."""
+        location = location.strip()
+        if not is_url(location):
+            location = str(Path(location).expanduser().resolve())
+        existing = self.store.source_by_location(location)
+        if existing is not None:
+            return self.refresh_source(existing["name"], progress)
+        name = (name or _default_name(location)).strip()
+        if not name:
+            raise NewsbotError("a source needs a name")
+        if self.store.source_by_name(name) is not None:
+            other = self.store.source_by_name(name)["location"]
+            raise SourceError(name, f"a source with this name already exists for {other}")
+        self.store.add_source(name, location, source_kind(location))
+        return self.refresh_source(name, progress)
+
+    def remove_source(self, name: str) -> int:
+        if self.store.source_by_name(name) is None:
+            raise UnknownSource(name)
+        self.store.set_state("dirty", "1")
+        dropped = self.store.delete_source(name)
+        self.store.delete_vectors(dropped)
+        self.store.set_state("dirty", None)
+        return len(dropped)
+
+    def list_sources(self) -> list[SourceInfo]:
+        return self.store.list_sources()
+
+    def refresh(self, name: str | None = None, progress: Progress | None = None) -> list[IndexReport]:
+        """Re-read one source or all; a failing source never stops the others."""
+        names = [name] if name else self.store.source_names()
+        reports = []
+        for n in names:
+            try:
+                reports.append(self.refresh_source(n, progress))
+            except SourceError as exc:
+                reports.append(IndexReport(source=n, error=str(exc)))
+        return reports
+
+    def refresh_source(self, name: str, progress: Progress | None = None) -> IndexReport:
+        row = self.store.source_by_name(name)
+        if row is None:
+            raise UnknownSource(name)
+        started = time.perf_counter()
+        try:
+            result = read_source(row["location"], name, self.fetcher)
+        except SourceError as exc:
+            self.store.record_refresh(name, str(exc))
+            raise
+        except Exception as exc:  # a parser bug must not take the other sources down
+            log.exception("reading source %s failed", name)
+            err = SourceError(name, f"could not be read ({type(exc).__name__}: {exc})")
+            self.store.record_refresh(name, str(err))
+            raise err from exc
+        # file and folder sources mirror their files; feeds and pages keep what they once held
+        mirror = row["kind"] in ("file", "folder")
+        report = self.index_articles(name, result, progress=progress, mirror=mirror)
+        report.seconds = time.perf_counter() - started
+        error = "; ".join(report.problems[:3]) if report.problems else None
+        self.store.record_refresh(name, error)
+        return report
+
+    # -- indexing ------------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Finish what a killed run left: drop vectors with no passage row, embed missing ones."""
+        if self.store.get_state("dirty") is None:
+            return
+        log.info("reconciling the index after an interrupted run")
+        rows = self.store.all_passage_ids()
+        vecs = self.store.all_vector_ids()
+        self.store.delete_vectors(vecs - rows)
+        missing = list(rows - vecs)
+        if missing:
+            passages = self.store.get_passages(missing)
+            arts = self.store.get_articles(p.article_id for p in passages.values())
+            self._embed_and_upsert(list(passages.values()), arts_title={
+                a.id: a.title for a in arts.values()}, published={
+                a.id: ts(a.published) for a in arts.values()}, progress=None)
+        self.store.set_state("dirty", None)
+
+    def index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
+                       progress: Progress | None = None, mirror: bool = False) -> IndexReport:
+        """Store the articles of one source: new and changed ones are embedded, the rest kept."""
+        self.reconcile()
+        report = IndexReport(source=source)
+        problems: list[str] = []
+        if isinstance(articles, ReadResult):
+            problems = list(articles.problems)
+            items: Iterable[Article] = articles.articles
+        else:
+            items = articles
+        rows: list[dict] = []
+        seen_ids: set[str] = set()
+        seen_norm: dict[str, str] = {}
+        linked: list[str] = []
+        for a in items:
+            canon = canonical_url(a.url) if a.url and is_url(a.url) else None
+            if a.id:
+                aid = a.id
+            elif canon:
+                aid = "u_" + _sha(canon)[:16]
+            else:
+                aid = "t_" + _sha(a.title + "\0" + a.text)[:16]
+            nh = norm_hash(a.text)
+            if aid in seen_ids:
+                report.duplicates += 1
+                continue
+            if not a.id:
+                # the same story from another feed or URL is stored once
+                other = seen_norm.get(nh) or self.store.article_by_norm_hash(nh)
+                if other and other != aid:
+                    report.duplicates += 1
+                    linked.append(other)
+                    continue
+            seen_ids.add(aid)
+            seen_norm[nh] = aid
+            published = ts(a.published)
+            fields = {
+                "id": aid, "title": a.title, "text": a.text, "url": a.url,
+                "canonical_url": canon, "publisher": a.publisher, "published": published,
+                "author": a.author, "category": a.category,
+            }
+            fields["text_hash"] = _sha(json.dumps(fields, sort_keys=True, default=str))
+            fields["norm_hash"] = nh
+            fields["indexed_at"] = time.time()
+            rows.append(fields)
+        report.problems = problems
+
+        known = self.store.article_hashes([r["id"] for r in rows])
+        changed = [r for r in rows if known.get(r["id"]) != r["text_hash"]]
+        report.new = sum(1 for r in changed if r["id"] not in known)
+        report.updated = len(changed) - report.new
+        report.unchanged = len(rows) - len(changed)
+        self.store.link(source, [r["id"] for r in rows if r["id"] in known] + linked)
+
+        if mirror:
+            gone = self.store.source_article_ids(source) - {r["id"] for r in rows} - set(linked)
+            if gone:
+                self.store.set_state("dirty", "1")
+                dropped = self.store.unlink_articles(source, gone)
+                self.store.delete_vectors(dropped)
+                report.removed = len(gone)
+
+        if changed:
+            self.store.set_state("dirty", "1")
+            total = sum(len(split_passages(r["id"], r["text"], salt=r["title"])) for r in changed)
+            done = 0
+            for i in range(0, len(changed), ARTICLES_PER_COMMIT):
+                chunk = changed[i : i + ARTICLES_PER_COMMIT]
+                passages: list[Passage] = []
+                for r in chunk:
+                    passages += split_passages(r["id"], r["text"], salt=r["title"])
+                old_ids = self.store.passage_ids_of([r["id"] for r in chunk])
+                have = self.store.existing_vectors([p.id for p in passages])
+                need = [p for p in passages if p.id not in have]
+                titles = {r["id"]: r["title"] for r in chunk}
+                published = {r["id"]: r["published"] for r in chunk}
+
+                def tick(n: int, done_before: int = done) -> None:
+                    if progress:
+                        progress(done_before + n, total, source)
+
+                report.embedded += self._embed_and_upsert(need, titles, published, tick)
+                kept = [p for p in passages if p.id in have]
+                if kept:
+                    self.store.update_vector_meta(kept, published)
+                self.store.commit_articles(source, chunk, passages, titles)
+                self.store.delete_vectors(old_ids - {p.id for p in passages})
+                done += len(passages)
+                if progress:
+                    progress(done, total, source)
+            self.store.set_state("dirty", None)
+        elif progress:
+            progress(0, 0, source)
+        report.articles = len(self.store.source_article_ids(source))
+        return report
+
+    def _embed_and_upsert(self, passages: list[Passage], arts_title: dict[str, str],
+                          published: dict[str, float | None],
+                          progress: Callable[[int], None] | None) -> int:
+        for i in range(0, len(passages), BATCH_SIZE * 4):
+            batch = passages[i : i + BATCH_SIZE * 4]
+            vecs = self.embedder.encode([embed_text(arts_title[p.article_id], p.text) for p in batch])
+            self.store.upsert_vectors(batch, vecs, published)
+            if progress:
+                progress(i + len(batch))
+        return len(passages)
+
+    # -- questions -----------------------------------------------------------------------------
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text])[0]
+
+    def search(self, question: str, k: int = 10, **kw):
+        from index.search import search
+
+        return search(self, question, k=k, **kw)
+
+    def ask(self, question: str, **kw):
+        from index.answer import answer
+
+        return answer(self, question, **kw)
+
+    def latest(self, topic: str | None = None, n: int = 5, **kw):
+        from index.summary import latest
+
+        return latest(self, topic, n=n, **kw)
+
+
+def _default_name(location: str) -> str:
+    if is_url(location):
+        parts = urlsplit(location)
+        tail = parts.path.strip("/").split("/")[-1] if parts.path.strip("/") else ""
+        return f"{parts.hostname}{'/' + tail if tail else ''}"
+    return Path(location).stem or Path(location).name

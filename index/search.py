@@ -1,0 +1,76 @@
+"""Hybrid search: dense (Chroma) and lexical (SQLite FTS5 BM25), fused by weighted score."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.models import Hit
+from index.store import ts
+from index.timewin import TimeWindow, time_window
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+
+# cosine + LEXICAL_WEIGHT * bm25 / max(bm25): measured in bench/retrieval.py (docs/BENCHMARKS.md).
+LEXICAL_WEIGHT = 0.2
+RECENCY_WEIGHT = 0.1
+RECENCY_HALF_LIFE_DAYS = 30.0
+CANDIDATES = 50
+
+
+def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None = None,
+           window: TimeWindow | None = None, lexical_weight: float = LEXICAL_WEIGHT,
+           mode: str = "hybrid", query_vector: np.ndarray | None = None) -> list[Hit]:
+    """The k best passages for `question`, newest preferred when it asks for the latest."""
+    store = engine.store
+    window = window if window is not None else time_window(question, now)
+    since, until = ts(window.since), ts(window.until)
+    n = max(CANDIDATES, 3 * k)
+    dense: dict[str, float] = {}
+    lexical: dict[str, float] = {}
+    qv = None
+    if mode in ("hybrid", "dense"):
+        qv = query_vector if query_vector is not None else engine.encode_query(question)
+        dense = dict(store.dense(qv, n, since, until))
+    if mode in ("hybrid", "lexical"):
+        lexical = dict(store.lexical(question, n, since, until))
+    ids = list(dict.fromkeys([*dense, *lexical]))
+    passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
+    ids = [i for i in ids if i in passages]
+    if not ids:
+        return []
+    if mode == "hybrid":
+        missing_dense = [i for i in ids if i not in dense]
+        if missing_dense and qv is not None:
+            for pid, vec in store.vectors(missing_dense).items():
+                dense[pid] = float(np.dot(vec, qv))
+        missing_lex = [i for i in ids if i not in lexical]
+        if missing_lex:
+            lexical.update(store.lexical_scores(question, missing_lex))
+    top_lex = max(lexical.values(), default=0.0) or 1.0
+    articles = store.get_articles(p.article_id for p in passages.values())
+    newest = max((a.published for a in articles.values() if a.published), default=None)
+    hits = []
+    for pid in ids:
+        p = passages[pid]
+        art = articles.get(p.article_id)
+        if art is None:
+            continue
+        d = dense.get(pid, 0.0)
+        lx = lexical.get(pid, 0.0) / top_lex
+        if mode == "dense":
+            score = d
+        elif mode == "lexical":
+            score = lx
+        else:
+            score = d + lexical_weight * lx
+        if window.prefer_recent and newest and art.published:
+            age = (newest - art.published).total_seconds() / 86400
+            score += RECENCY_WEIGHT * math.exp(-age * math.log(2) / RECENCY_HALF_LIFE_DAYS)
+        hits.append(Hit(passage=p, article=art, score=score, dense=d, lexical=lx))
+    hits.sort(key=lambda h: h.score, reverse=True)
+    return hits[:k]

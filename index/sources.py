@@ -1,0 +1,371 @@
+"""Read news sources (files, folders, feeds, web pages) into Articles.
+
+Every failure is a SourceError naming the source and the reason in one line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from index.errors import SourceError
+from index.models import Article
+from index.textparse import html_to_text, parse_date, parse_text
+
+log = logging.getLogger(__name__)
+
+FILE_EXTS = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+FEED_EXTS = {".xml", ".rss", ".atom"}
+USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot)"
+MAX_REDIRECTS = 5
+# Feed items shorter than this are fetched from their link for the full article (URL feeds only).
+SHORT_ITEM_CHARS = 400
+MAX_ITEM_FETCHES = 30
+
+
+@dataclass
+class ReadResult:
+    """What one read of a source produced: articles, plus per-item problems that did not stop it."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Fetcher:
+    """HTTP fetching with limits and an SSRF guard. `transport` is a seam for tests."""
+
+    timeout: float = 20.0
+    max_bytes: int = 20_000_000
+    allow_private: bool = False
+    transport: httpx.BaseTransport | None = None
+
+    def fetch(self, url: str, source: str) -> tuple[bytes, str, str]:
+        """GET `url` following redirects (each hop checked). Returns (body, content_type, final_url)."""
+        with httpx.Client(
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            transport=self.transport,
+        ) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_url(url, source)
+                try:
+                    with client.stream("GET", url) as resp:
+                        if resp.is_redirect and "location" in resp.headers:
+                            url = urljoin(url, resp.headers["location"])
+                            continue
+                        if resp.status_code >= 400:
+                            raise SourceError(
+                                source, f"HTTP {resp.status_code} {resp.reason_phrase} from {url}"
+                            )
+                        declared = resp.headers.get("content-length")
+                        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                            raise SourceError(source, _too_big(int(declared), self.max_bytes))
+                        chunks, size = [], 0
+                        for chunk in resp.iter_bytes():
+                            size += len(chunk)
+                            if size > self.max_bytes:
+                                raise SourceError(source, _too_big(size, self.max_bytes, more=True))
+                            chunks.append(chunk)
+                        return b"".join(chunks), resp.headers.get("content-type", ""), str(resp.url)
+                except httpx.TimeoutException:
+                    raise SourceError(source, f"no answer from {url} within {self.timeout:g}s") from None
+                except httpx.HTTPError as exc:
+                    raise SourceError(source, f"could not fetch {url}: {_short(exc)}") from None
+            raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def _check_url(self, url: str, source: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(source, f"not an http(s) URL: {url}")
+        if self.allow_private:
+            return
+        host = parts.hostname
+        try:
+            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
+        except (socket.gaierror, UnicodeError) as exc:
+            raise SourceError(source, f"cannot resolve host {host}: {exc}") from None
+        for info in infos:
+            ip = ipaddress.ip_address(info[4][0].split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise SourceError(
+                    source,
+                    f"refusing to fetch {host} ({ip}): private, loopback or link-local address "
+                    "(set NEWSBOT_ALLOW_PRIVATE_URLS=true to allow)",
+                )
+
+
+def _too_big(size: int, limit: int, more: bool = False) -> str:
+    return f"{'over ' if more else ''}{size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit"
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip() or type(exc).__name__
+    return msg.splitlines()[0][:200]
+
+
+def is_url(location: str) -> bool:
+    return urlsplit(location).scheme in ("http", "https")
+
+
+def source_kind(location: str) -> str:
+    if is_url(location):
+        return "url"
+    p = Path(location)
+    if p.is_dir():
+        return "folder"
+    if p.suffix.lower() in FEED_EXTS:
+        return "feed"
+    return "file"
+
+
+def read_source(location: str, source: str, fetcher: Fetcher) -> ReadResult:
+    """Read every article of a source. Raises SourceError when nothing could be read at all."""
+    if is_url(location):
+        body, ctype, final = fetcher.fetch(location, source)
+        if _looks_like_feed(body, ctype):
+            return _read_feed(body, source, fetcher, base_url=final)
+        return ReadResult([_read_html(_decode(body, source), source, url=final)])
+    path = Path(location)
+    if not path.exists():
+        raise SourceError(source, f"no such file or folder: {location}")
+    if path.is_dir():
+        return _read_folder(path, source, fetcher)
+    result = ReadResult()
+    _collect(_read_file(path, source, fetcher), result)
+    return result
+
+
+def _collect(articles: Iterator[Article], result: ReadResult) -> None:
+    """Keep the good articles of a file even when some of its items are bad."""
+    try:
+        result.articles.extend(articles)
+    except _Partial as exc:
+        result.problems.append(str(exc))
+
+
+def _read_folder(path: Path, source: str, fetcher: Fetcher) -> ReadResult:
+    files = sorted(
+        p for p in path.rglob("*")
+        if p.is_file() and p.suffix.lower() in FILE_EXTS | FEED_EXTS and not p.name.startswith(".")
+    )
+    if not files:
+        raise SourceError(source, f"no .txt, .md, .html, .json, .jsonl or feed files in {path}")
+    result = ReadResult()
+    for f in files:
+        try:
+            _collect(_read_file(f, f"{source}/{f.relative_to(path)}", fetcher), result)
+        except SourceError as exc:
+            result.problems.append(str(exc))
+    if not result.articles and result.problems:
+        raise SourceError(source, f"no readable article in {path} ({result.problems[0]})")
+    return result
+
+
+def _read_file(path: Path, source: str, fetcher: Fetcher) -> Iterator[Article]:
+    size = path.stat().st_size
+    if size == 0:
+        raise SourceError(source, "file is empty")
+    if size > fetcher.max_bytes:
+        raise SourceError(source, f"file is {_too_big(size, fetcher.max_bytes)}")
+    data = path.read_bytes()
+    ext = path.suffix.lower()
+    if ext in FEED_EXTS:
+        yield from _read_feed(data, source, fetcher, base_url=None).articles
+        return
+    text = _decode(data, source)
+    if not text.strip():
+        raise SourceError(source, "file has no text")
+    if ext == ".jsonl":
+        yield from _read_jsonl(text, source)
+    elif ext == ".json":
+        yield from _read_json(text, source)
+    elif ext in (".html", ".htm"):
+        yield _read_html(text, source, url=None)
+    else:
+        article = parse_text(text, markdown=ext == ".md")
+        if not article.text.strip():
+            raise SourceError(source, "no article text found")
+        if not article.title:
+            article.title = path.stem.replace("_", " ").replace("-", " ")
+        yield article
+
+
+def _decode(data: bytes, source: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise SourceError(source, "binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(source, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def article_from_dict(obj: object, where: str) -> Article:
+    if not isinstance(obj, dict):
+        raise SourceError(where, "expected a JSON object with title and text")
+    text = obj.get("text") if obj.get("text") is not None else obj.get("body")
+    title = obj.get("title")
+    if not isinstance(text, str) or not text.strip():
+        raise SourceError(where, "article has no text (or body)")
+    if not isinstance(title, str) or not title.strip():
+        raise SourceError(where, "article has no title")
+    published = obj.get("published")
+    pub = parse_date(published)
+    if published not in (None, "") and pub is None:
+        raise SourceError(where, f"published is not a date: {str(published)[:40]!r}")
+    ident = obj.get("id")
+    return Article(
+        title=title.strip(),
+        text=text.strip(),
+        url=_str_or_none(obj.get("url")),
+        publisher=_str_or_none(obj.get("source") or obj.get("publisher")),
+        published=pub,
+        author=_str_or_none(obj.get("author")),
+        category=_str_or_none(obj.get("category")),
+        id=str(ident) if ident not in (None, "") else None,
+    )
+
+
+def _str_or_none(v: object) -> str | None:
+    return str(v).strip() or None if v not in (None, "") else None
+
+
+def _read_jsonl(text: str, source: str) -> Iterator[Article]:
+    good = 0
+    errors: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{source} line {lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{where}: not JSON ({exc.msg})")
+            continue
+        try:
+            yield article_from_dict(obj, where)
+            good += 1
+        except SourceError as exc:
+            errors.append(str(exc))
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        if not good:
+            raise SourceError(source, f"no valid article: {errors[0]}{more}")
+        raise _Partial(source, errors)
+
+
+class _Partial(SourceError):
+    """Some items of a file were bad; the good ones were already yielded."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        more = f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""
+        super().__init__(source, f"skipped: {errors[0]}{more}")
+        self.errors = errors
+
+
+def _read_json(text: str, source: str) -> Iterator[Article]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    items = data if isinstance(data, list) else [data]
+    for i, obj in enumerate(items):
+        yield article_from_dict(obj, f"{source} item {i}" if len(items) > 1 else source)
+
+
+def _read_html(html: str, source: str, url: str | None) -> Article:
+    import trafilatura
+
+    raw = trafilatura.extract(
+        html, url=url, output_format="json", with_metadata=True, include_comments=False,
+        favor_precision=True,
+    )
+    doc = json.loads(raw) if raw else None
+    if not doc or not (doc.get("text") or "").strip():
+        raise SourceError(source, "no article text found in the page")
+    text = (doc.get("raw_text") or doc.get("text") or "").strip()
+    text = doc.get("text", text).strip()
+    return Article(
+        title=(doc.get("title") or "").strip() or (url or source),
+        text="\n\n".join(p.strip() for p in text.split("\n") if p.strip()),
+        url=url or doc.get("source") or None,
+        publisher=doc.get("sitename") or doc.get("hostname") or None,
+        published=parse_date(doc.get("date")),
+        author=doc.get("author") or None,
+        category=doc.get("categories") or None,
+    )
+
+
+def _looks_like_feed(body: bytes, ctype: str) -> bool:
+    ctype = ctype.lower()
+    if any(t in ctype for t in ("rss", "atom", "/xml")):
+        return True
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf"))
+
+
+def _read_feed(data: bytes, source: str, fetcher: Fetcher, base_url: str | None) -> ReadResult:
+    import feedparser
+
+    parsed = feedparser.parse(data)
+    if not parsed.entries:
+        reason = getattr(parsed, "bozo_exception", None)
+        detail = f": {_short(reason)}" if reason else ": it has no items"
+        raise SourceError(source, f"not a valid RSS/Atom feed{detail}")
+    publisher = parsed.feed.get("title") or (urlsplit(base_url).hostname if base_url else None)
+    result = ReadResult()
+    fetches = 0
+    for i, e in enumerate(parsed.entries):
+        where = f"{source} item {i + 1}"
+        title = html_to_text(e.get("title", "")).strip()
+        link = e.get("link")
+        body_html = ""
+        if e.get("content"):
+            body_html = max((c.get("value", "") for c in e.content), key=len)
+        body = html_to_text(body_html or e.get("summary", "") or e.get("description", ""))
+        pub_struct = e.get("published_parsed") or e.get("updated_parsed")
+        published = parse_date(e.get("published") or e.get("updated"))
+        if published is None and pub_struct:
+            from calendar import timegm
+
+            published = parse_date(timegm(pub_struct))
+        author = e.get("author")
+        if base_url and link and is_url(link) and len(body) < SHORT_ITEM_CHARS and fetches < MAX_ITEM_FETCHES:
+            fetches += 1
+            try:
+                page, _, final = fetcher.fetch(link, where)
+                full = _read_html(_decode(page, where), where, url=final)
+                if len(full.text) > len(body):
+                    body = full.text
+                    author = author or full.author
+            except SourceError as exc:
+                result.problems.append(f"{exc} (kept the feed's summary)")
+        if not body.strip():
+            result.problems.append(f"{where}: item has no text")
+            continue
+        result.articles.append(
+            Article(
+                title=title or body[:80],
+                text=body,
+                url=link,
+                publisher=publisher,
+                published=published,
+                author=author,
+                category=(e.get("tags") or [{}])[0].get("term") if e.get("tags") else None,
+                id=None,
+            )
+        )
+    if not result.articles:
+        raise SourceError(source, f"feed has no readable items ({result.problems[0]})")
+    return result

@@ -1,0 +1,461 @@
+"""The store: articles, passages, sources and the lexical index in SQLite; vectors in Chroma.
+
+SQLite is the manifest. A passage is visible only once its row is committed, and rows for one
+article change in one transaction, so readers see an article's old or new passages, never a mix.
+Vectors are written to Chroma *before* that commit and old ones deleted *after* it; search drops
+vector hits that have no row, and `reconcile()` clears orphans left by a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.models import Passage, SourceInfo, StoredArticle
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "newsbot_passages"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources(
+    name TEXT PRIMARY KEY, location TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    added_at REAL NOT NULL, last_refresh REAL, last_error TEXT);
+CREATE TABLE IF NOT EXISTS articles(
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, canonical_url TEXT,
+    publisher TEXT, published REAL, author TEXT, category TEXT,
+    text_hash TEXT NOT NULL, norm_hash TEXT NOT NULL, indexed_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS articles_norm ON articles(norm_hash);
+CREATE INDEX IF NOT EXISTS articles_url ON articles(canonical_url);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS article_sources(
+    source TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY(source, article_id));
+CREATE INDEX IF NOT EXISTS article_sources_article ON article_sources(article_id);
+CREATE TABLE IF NOT EXISTS passages(
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
+    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    title TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, text, content='passages', content_rowid='rid', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, title, text) VALUES (new.rid, new.title, new.text); END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, title, text)
+    VALUES ('delete', old.rid, old.title, old.text); END;
+CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
+"""
+
+_STOP = set(
+    """a an the and or but if of at by for with about against between into through during before
+    after above below to from up down in out on off over under again further then once here there
+    when where why how all any both each few more most other some such no nor not only own same so
+    than too very s t can will just don should now is are was were be been being have has had
+    having do does did doing i me my we our you your he him his she her it its they them their
+    what which who whom this that these those am would could also as said says""".split()
+)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def from_ts(v: float | None) -> datetime | None:
+    return datetime.fromtimestamp(v, UTC) if v is not None else None
+
+
+def norm_hash(text: str) -> str:
+    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
+
+
+def fts_query(question: str) -> str | None:
+    terms = [t for t in _TOKEN.findall(question.lower()) if t not in _STOP]
+    terms = list(dict.fromkeys(terms))
+    if not terms:
+        return None
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+class Store:
+    def __init__(self, data_dir: Path, chroma_client: Any) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(
+            self.data_dir / "newsbot.sqlite3", check_same_thread=False, timeout=30,
+            isolation_level=None,
+        )
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.chroma = chroma_client
+        self.collection = chroma_client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def transaction(self):
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    # -- state ---------------------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        rows = self._q("SELECT value FROM state WHERE key=?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM state WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+
+    # -- sources -------------------------------------------------------------------------------
+    def add_source(self, name: str, location: str, kind: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sources(name, location, kind, added_at) VALUES (?, ?, ?, ?)",
+                (name, location, kind, time.time()),
+            )
+
+    def source_by_name(self, name: str) -> sqlite3.Row | None:
+        rows = self._q("SELECT * FROM sources WHERE name=?", (name,))
+        return rows[0] if rows else None
+
+    def source_by_location(self, location: str) -> sqlite3.Row | None:
+        rows = self._q("SELECT * FROM sources WHERE location=?", (location,))
+        return rows[0] if rows else None
+
+    def source_names(self) -> list[str]:
+        return [r["name"] for r in self._q("SELECT name FROM sources ORDER BY added_at")]
+
+    def record_refresh(self, name: str, error: str | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE sources SET last_refresh=?, last_error=? WHERE name=?",
+                (time.time(), error, name),
+            )
+
+    def list_sources(self) -> list[SourceInfo]:
+        rows = self._q(
+            """SELECT s.*, COUNT(DISTINCT a.article_id) AS n_articles,
+                      (SELECT COUNT(*) FROM passages p JOIN article_sources x
+                         ON p.article_id = x.article_id WHERE x.source = s.name) AS n_passages
+               FROM sources s LEFT JOIN article_sources a ON a.source = s.name
+               GROUP BY s.name ORDER BY s.added_at"""
+        )
+        return [
+            SourceInfo(
+                name=r["name"], location=r["location"], kind=r["kind"],
+                articles=r["n_articles"], passages=r["n_passages"],
+                last_refresh=from_ts(r["last_refresh"]), last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    def delete_source(self, name: str) -> list[str]:
+        """Remove a source and the articles no other source holds. Returns passage ids to drop."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT article_id FROM article_sources WHERE source=?", (name,))]
+            db.execute("DELETE FROM article_sources WHERE source=?", (name,))
+            db.execute("DELETE FROM sources WHERE name=?", (name,))
+            return self._drop_orphans(db, ids)
+
+    def unlink_articles(self, source: str, article_ids: Iterable[str]) -> list[str]:
+        with self.transaction() as db:
+            ids = list(article_ids)
+            db.executemany(
+                "DELETE FROM article_sources WHERE source=? AND article_id=?",
+                [(source, a) for a in ids],
+            )
+            return self._drop_orphans(db, ids)
+
+    def _drop_orphans(self, db: sqlite3.Connection, article_ids: list[str]) -> list[str]:
+        dropped: list[str] = []
+        for aid in article_ids:
+            if db.execute("SELECT 1 FROM article_sources WHERE article_id=?", (aid,)).fetchone():
+                continue
+            dropped += [r[0] for r in db.execute(
+                "SELECT id FROM passages WHERE article_id=?", (aid,))]
+            db.execute("DELETE FROM passages WHERE article_id=?", (aid,))
+            db.execute("DELETE FROM articles WHERE id=?", (aid,))
+        return dropped
+
+    def source_article_ids(self, source: str) -> set[str]:
+        return {r[0] for r in self._q(
+            "SELECT article_id FROM article_sources WHERE source=?", (source,))}
+
+    # -- articles ------------------------------------------------------------------------------
+    def article_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT id, text_hash FROM articles WHERE id IN ({marks})", chunk):
+                out[r["id"]] = r["text_hash"]
+        return out
+
+    def article_by_norm_hash(self, h: str) -> str | None:
+        rows = self._q("SELECT id FROM articles WHERE norm_hash=? LIMIT 1", (h,))
+        return rows[0]["id"] if rows else None
+
+    def article_by_url(self, canonical_url: str) -> str | None:
+        rows = self._q("SELECT id FROM articles WHERE canonical_url=? LIMIT 1", (canonical_url,))
+        return rows[0]["id"] if rows else None
+
+    def link(self, source: str, article_ids: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO article_sources(source, article_id) VALUES (?, ?)",
+                [(source, a) for a in article_ids],
+            )
+
+    def passage_ids_of(self, article_ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(list(article_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out |= {r[0] for r in self._q(
+                f"SELECT id FROM passages WHERE article_id IN ({marks})", chunk)}
+        return out
+
+    def commit_articles(self, source: str, rows: list[dict], passages: list[Passage],
+                        titles: dict[str, str]) -> None:
+        """Replace the given articles and their passages in one transaction."""
+        with self.transaction() as db:
+            for r in rows:
+                db.execute("DELETE FROM passages WHERE article_id=?", (r["id"],))
+                db.execute(
+                    """INSERT OR REPLACE INTO articles(id, title, text, url, canonical_url,
+                       publisher, published, author, category, text_hash, norm_hash, indexed_at)
+                       VALUES (:id, :title, :text, :url, :canonical_url, :publisher, :published,
+                       :author, :category, :text_hash, :norm_hash, :indexed_at)""",
+                    r,
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO article_sources(source, article_id) VALUES (?, ?)",
+                    (source, r["id"]),
+                )
+            db.executemany(
+                """INSERT INTO passages(id, article_id, position, start, "end", title, text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [(p.id, p.article_id, p.position, p.start, p.end, titles[p.article_id], p.text)
+                 for p in passages],
+            )
+
+    def get_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
+        out: dict[str, StoredArticle] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT * FROM articles WHERE id IN ({marks})", chunk):
+                out[r["id"]] = _article(r)
+        return out
+
+    def get_passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        out: dict[str, Passage] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT * FROM passages WHERE id IN ({marks})", chunk):
+                out[r["id"]] = _passage(r)
+        return out
+
+    def passages_of_article(self, article_id: str) -> list[Passage]:
+        return [_passage(r) for r in self._q(
+            "SELECT * FROM passages WHERE article_id=? ORDER BY position", (article_id,))]
+
+    def latest_articles(self, n: int, since: float | None = None,
+                        ids: Sequence[str] | None = None) -> list[StoredArticle]:
+        sql = "SELECT * FROM articles"
+        args: list[Any] = []
+        conds = []
+        if since is not None:
+            conds.append("published >= ?")
+            args.append(since)
+        if ids is not None:
+            if not ids:
+                return []
+            conds.append(f"id IN ({','.join('?' * len(ids))})")
+            args += list(ids)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY published IS NULL, published DESC, indexed_at DESC LIMIT ?"
+        args.append(n)
+        return [_article(r) for r in self._q(sql, args)]
+
+    def stats(self) -> dict[str, Any]:
+        r = self._q(
+            "SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi FROM articles")[0]
+        p = self._q("SELECT COUNT(*) AS n FROM passages")[0]
+        return {"articles": r["n"], "passages": p["n"], "first": from_ts(r["lo"]),
+                "last": from_ts(r["hi"])}
+
+    def all_passage_ids(self) -> set[str]:
+        return {r[0] for r in self._q("SELECT id FROM passages")}
+
+    # -- lexical -------------------------------------------------------------------------------
+    def lexical(self, question: str, k: int, since: float | None = None,
+                until: float | None = None) -> list[tuple[str, float]]:
+        """(passage id, BM25 score, higher is better) for the top k passages."""
+        q = fts_query(question)
+        if q is None:
+            return []
+        sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
+               "JOIN passages p ON p.rid = passages_fts.rowid ")
+        args: list[Any] = [q]
+        conds = ["passages_fts MATCH ?"]
+        if since is not None or until is not None:
+            sql += "JOIN articles a ON a.id = p.article_id "
+            if since is not None:
+                conds.append("a.published >= ?")
+                args.append(since)
+            if until is not None:
+                conds.append("a.published < ?")
+                args.append(until)
+        sql += "WHERE " + " AND ".join(conds) + " ORDER BY s DESC LIMIT ?"
+        args.append(k)
+        try:
+            return [(r[0], float(r[1])) for r in self._q(sql, args)]
+        except sqlite3.OperationalError as exc:
+            log.warning("lexical query failed for %r: %s", question, exc)
+            return []
+
+    def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
+        q = fts_query(question)
+        if q is None or not passage_ids:
+            return {}
+        marks = ",".join("?" * len(passage_ids))
+        sql = (f"SELECT p.id, -bm25(passages_fts, 0.5, 1.0) FROM passages_fts "
+               f"JOIN passages p ON p.rid = passages_fts.rowid "
+               f"WHERE passages_fts MATCH ? AND p.id IN ({marks})")
+        try:
+            return {r[0]: float(r[1]) for r in self._q(sql, [q, *passage_ids])}
+        except sqlite3.OperationalError:
+            return {}
+
+    # -- vectors -------------------------------------------------------------------------------
+    def existing_vectors(self, ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(list(ids), 1000):
+            out |= set(self.collection.get(ids=chunk, include=[])["ids"])
+        return out
+
+    def upsert_vectors(self, passages: Sequence[Passage], vectors: np.ndarray,
+                       published: dict[str, float | None]) -> None:
+        for i in range(0, len(passages), 1000):
+            chunk = passages[i : i + 1000]
+            self.collection.upsert(
+                ids=[p.id for p in chunk],
+                embeddings=vectors[i : i + len(chunk)],
+                metadatas=[_vec_meta(p.article_id, published.get(p.article_id)) for p in chunk],
+            )
+
+    def update_vector_meta(self, passages: Sequence[Passage],
+                           published: dict[str, float | None]) -> None:
+        for chunk in _chunks(list(passages), 1000):
+            self.collection.update(
+                ids=[p.id for p in chunk],
+                metadatas=[_vec_meta(p.article_id, published.get(p.article_id)) for p in chunk],
+            )
+
+    def delete_vectors(self, ids: Iterable[str]) -> None:
+        for chunk in _chunks(list(ids), 1000):
+            self.collection.delete(ids=chunk)
+
+    def all_vector_ids(self) -> set[str]:
+        out: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
+            out |= set(got)
+            if len(got) < page:
+                return out
+            offset += page
+
+    def dense(self, vector: np.ndarray, k: int, since: float | None = None,
+              until: float | None = None) -> list[tuple[str, float]]:
+        """(passage id, cosine similarity) for the k nearest vectors."""
+        if self.collection.count() == 0:
+            return []
+        where: dict[str, Any] | None = None
+        conds = []
+        if since is not None:
+            conds.append({"published": {"$gte": since}})
+        if until is not None:
+            conds.append({"published": {"$lt": until}})
+            conds.append({"published": {"$gte": 0}})
+        if len(conds) == 1:
+            where = conds[0]
+        elif conds:
+            where = {"$and": conds}
+        res = self.collection.query(
+            query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32)
+                for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+
+
+def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:
+    return {"article_id": article_id, "published": float(published) if published else -1.0}
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _article(r: sqlite3.Row) -> StoredArticle:
+    return StoredArticle(
+        id=r["id"], title=r["title"], text=r["text"], url=r["url"], publisher=r["publisher"],
+        published=from_ts(r["published"]), author=r["author"], category=r["category"],
+        text_hash=r["text_hash"],
+    )
+
+
+def _passage(r: sqlite3.Row) -> Passage:
+    return Passage(id=r["id"], article_id=r["article_id"], position=r["position"],
+                   start=r["start"], end=r["end"], text=r["text"])
+
+
+def make_chroma_client(data_dir: Path, host: str | None, port: int) -> Any:
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if host:
+        return chromadb.HttpClient(host=host, port=port, settings=settings)
+    return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
+
+
+__all__ = ["Store", "fts_query", "json", "make_chroma_client", "norm_hash"]
