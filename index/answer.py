@@ -134,8 +134,25 @@ def _sentences(hits: list[Hit]) -> list[_Candidate]:
         for s, e in sentence_spans(p.text):
             if len(p.text[s:e].split()) < 4:
                 continue
+            s, e = _unwrap(p.text, s, e)
             out.append(_Candidate(h, p.start + s, p.start + e, 0.0, 0.0))
     return out
+
+
+_OPEN, _CLOSE = "“\"'‘", "”\"'’"
+
+
+def _unwrap(text: str, s: int, e: int) -> tuple[int, int]:
+    """Drop a quote mark that opens or closes the span without its partner inside it, so the
+    sentence can be shown in quote marks of our own."""
+    body = text[s:e]
+    if body and body[0] in _OPEN and not any(c in _CLOSE for c in body[1:]):
+        s += 1
+    body = text[s:e]
+    if body and body[-1] in _CLOSE and not any(c in _OPEN for c in body[:-1]):
+        e -= 1
+    # a sentence that ends in '", the spokesperson said.' keeps its marks: it is balanced
+    return s, e
 
 
 def _compose(question: str, chosen: list[_Candidate]) -> Answer:

@@ -5,11 +5,13 @@ Synchronous and thread-safe; async callers (the bot) run its methods in a worker
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # progress(done, total, what): called from the indexing thread.
 Progress = Callable[[int, int, str], None]
-ARTICLES_PER_COMMIT = 64
+ARTICLES_PER_COMMIT = 64  # articles made visible per SQLite transaction
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Engine:
         self.embedder = embedder
         self.fetcher = fetcher or Fetcher()
         self.settings = settings or IndexSettings()
-        self._reconciled = False
+        self.articles_per_commit = ARTICLES_PER_COMMIT
 
     @classmethod
     def from_settings(cls, settings: IndexSettings | None = None,
@@ -110,10 +112,11 @@ class Engine:
     def remove_source(self, name: str) -> int:
         if self.store.source_by_name(name) is None:
             raise UnknownSource(name)
-        self.store.set_state("dirty", "1")
-        dropped = self.store.delete_source(name)
-        self.store.delete_vectors(dropped)
-        self.store.set_state("dirty", None)
+        with self._lock(wait=True):
+            self.store.set_state("dirty", "1")
+            dropped = self.store.delete_source(name)
+            self.store.delete_vectors(dropped)
+            self.store.set_state("dirty", None)
         return len(dropped)
 
     def list_sources(self) -> list[SourceInfo]:
@@ -155,7 +158,15 @@ class Engine:
 
     # -- indexing ------------------------------------------------------------------------------
     def reconcile(self) -> None:
-        """Finish what a killed run left: drop vectors with no passage row, embed missing ones."""
+        """Finish what a killed run left: drop vectors with no passage row, re-add missing ones
+        from the vectors SQLite keeps (no model needed)."""
+        if self.store.get_state("dirty") is None:
+            return
+        with self._lock() as locked:
+            if locked:  # else another process is indexing now and cleans up itself
+                self._reconcile()
+
+    def _reconcile(self) -> None:
         if self.store.get_state("dirty") is None:
             return
         log.info("reconciling the index after an interrupted run")
@@ -165,16 +176,36 @@ class Engine:
         missing = list(rows - vecs)
         if missing:
             passages = self.store.get_passages(missing)
-            arts = self.store.get_articles(p.article_id for p in passages.values())
-            self._embed_and_upsert(list(passages.values()), arts_title={
-                a.id: a.title for a in arts.values()}, published={
-                a.id: ts(a.published) for a in arts.values()}, progress=None)
+            vectors = self.store.vectors(missing)
+            published = self.store.published_of(missing)
+            plist = list(passages.values())
+            self.store.upsert_vectors(plist, np.stack([vectors[p.id] for p in plist]), published)
         self.store.set_state("dirty", None)
+
+    @contextmanager
+    def _lock(self, wait: bool = False) -> Iterator[bool]:
+        """An exclusive lock on the data directory for writers (released by the OS on a crash)."""
+        path = Path(self.store.data_dir) / "index.lock"
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
                        progress: Progress | None = None, mirror: bool = False) -> IndexReport:
         """Store the articles of one source: new and changed ones are embedded, the rest kept."""
-        self.reconcile()
+        with self._lock(wait=True):
+            self._reconcile()
+            return self._index_articles(source, articles, progress, mirror)
+
+    def _index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
+                        progress: Progress | None, mirror: bool) -> IndexReport:
         report = IndexReport(source=source)
         problems: list[str] = []
         if isinstance(articles, ReadResult):
@@ -192,6 +223,8 @@ class Engine:
                 aid = a.id
             elif canon:
                 aid = "u_" + _sha(canon)[:16]
+            elif a.key:
+                aid = "f_" + _sha(a.key)[:16]
             else:
                 aid = "t_" + _sha(a.title + "\0" + a.text)[:16]
             nh = norm_hash(a.text)
@@ -238,14 +271,15 @@ class Engine:
             self.store.set_state("dirty", "1")
             total = sum(len(split_passages(r["id"], r["text"], salt=r["title"])) for r in changed)
             done = 0
-            for i in range(0, len(changed), ARTICLES_PER_COMMIT):
-                chunk = changed[i : i + ARTICLES_PER_COMMIT]
+            step = self.articles_per_commit
+            for i in range(0, len(changed), step):
+                chunk = changed[i : i + step]
                 passages: list[Passage] = []
                 for r in chunk:
                     passages += split_passages(r["id"], r["text"], salt=r["title"])
-                old_ids = self.store.passage_ids_of([r["id"] for r in chunk])
-                have = self.store.existing_vectors([p.id for p in passages])
-                need = [p for p in passages if p.id not in have]
+                old = self.store.passage_vectors_of([r["id"] for r in chunk])
+                need = [p for p in passages if p.id not in old]
+                kept = [p for p in passages if p.id in old]
                 titles = {r["id"]: r["title"] for r in chunk}
                 published = {r["id"]: r["published"] for r in chunk}
 
@@ -253,12 +287,13 @@ class Engine:
                     if progress:
                         progress(done_before + n, total, source)
 
-                report.embedded += self._embed_and_upsert(need, titles, published, tick)
-                kept = [p for p in passages if p.id in have]
-                if kept:
+                vectors = self._embed_and_upsert(need, titles, published, tick)
+                report.embedded += len(need)
+                if kept:  # same text, maybe a new date: the vector stays, its metadata follows
                     self.store.update_vector_meta(kept, published)
-                self.store.commit_articles(source, chunk, passages, titles)
-                self.store.delete_vectors(old_ids - {p.id for p in passages})
+                    vectors.update({p.id: old[p.id] for p in kept})
+                self.store.commit_articles(source, chunk, passages, titles, vectors)
+                self.store.delete_vectors(set(old) - {p.id for p in passages})
                 done += len(passages)
                 if progress:
                     progress(done, total, source)
@@ -268,16 +303,19 @@ class Engine:
         report.articles = len(self.store.source_article_ids(source))
         return report
 
-    def _embed_and_upsert(self, passages: list[Passage], arts_title: dict[str, str],
+    def _embed_and_upsert(self, passages: list[Passage], titles: dict[str, str],
                           published: dict[str, float | None],
-                          progress: Callable[[int], None] | None) -> int:
+                          progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
+        """Embed in batches and write each batch to Chroma; returns the vectors by passage id."""
+        out: dict[str, np.ndarray] = {}
         for i in range(0, len(passages), BATCH_SIZE * 4):
             batch = passages[i : i + BATCH_SIZE * 4]
-            vecs = self.embedder.encode([embed_text(arts_title[p.article_id], p.text) for p in batch])
+            vecs = self.embedder.encode([embed_text(titles[p.article_id], p.text) for p in batch])
             self.store.upsert_vectors(batch, vecs, published)
+            out.update({p.id: v for p, v in zip(batch, vecs, strict=True)})
             if progress:
                 progress(i + len(batch))
-        return len(passages)
+        return out
 
     # -- questions -----------------------------------------------------------------------------
     def encode_query(self, text: str) -> np.ndarray:

@@ -18,6 +18,7 @@ class Article:
     author: str | None = None
     category: str | None = None
     id: str | None = None  # the id the source gave, if any
+    key: str | None = None  # a stable identity when there is no id or URL (a file's path)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ MAX_REDIRECTS = 5
 # Feed items shorter than this are fetched from their link for the full article (URL feeds only).
 SHORT_ITEM_CHARS = 400
 MAX_ITEM_FETCHES = 30
+# Fewer words than this is navigation or a paywall stub, not an article.
+MIN_PAGE_WORDS = 25
 
 
 @dataclass
@@ -190,13 +192,16 @@ def _read_file(path: Path, source: str, fetcher: Fetcher) -> Iterator[Article]:
     elif ext == ".json":
         yield from _read_json(text, source)
     elif ext in (".html", ".htm"):
-        yield _read_html(text, source, url=None)
+        page = _read_html(text, source, url=None)
+        page.key = str(path.resolve())
+        yield page
     else:
         article = parse_text(text, markdown=ext == ".md")
         if not article.text.strip():
             raise SourceError(source, "no article text found")
         if not article.title:
             article.title = path.stem.replace("_", " ").replace("-", " ")
+        article.key = str(path.resolve())
         yield article
 
 
@@ -292,10 +297,9 @@ def _read_html(html: str, source: str, url: str | None) -> Article:
         favor_precision=True,
     )
     doc = json.loads(raw) if raw else None
-    if not doc or not (doc.get("text") or "").strip():
+    text = ((doc or {}).get("text") or "").strip()
+    if len(text.split()) < MIN_PAGE_WORDS:
         raise SourceError(source, "no article text found in the page")
-    text = (doc.get("raw_text") or doc.get("text") or "").strip()
-    text = doc.get("text", text).strip()
     return Article(
         title=(doc.get("title") or "").strip() or (url or source),
         text="\n\n".join(p.strip() for p in text.split("\n") if p.strip()),
@@ -367,5 +371,13 @@ def _read_feed(data: bytes, source: str, fetcher: Fetcher, base_url: str | None)
             )
         )
     if not result.articles:
+        bozo = getattr(parsed, "bozo_exception", None)
+        if bozo is not None:
+            raise SourceError(source, f"not a valid RSS/Atom feed: {_short(bozo)}")
         raise SourceError(source, f"feed has no readable items ({result.problems[0]})")
+    if getattr(parsed, "bozo", False) and not isinstance(
+        parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride
+    ):
+        result.problems.append(f"{source}: feed is malformed ({_short(parsed.bozo_exception)}); "
+                               f"kept {len(result.articles)} readable items")
     return result

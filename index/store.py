@@ -9,7 +9,6 @@ vector hits that have no row, and `reconcile()` clears orphans left by a crash.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import sqlite3
@@ -45,7 +44,7 @@ CREATE INDEX IF NOT EXISTS article_sources_article ON article_sources(article_id
 CREATE TABLE IF NOT EXISTS passages(
     rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
     position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    title TEXT NOT NULL, text TEXT NOT NULL);
+    title TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, text, content='passages', content_rowid='rid', tokenize='porter unicode61');
@@ -245,8 +244,19 @@ class Store:
                 f"SELECT id FROM passages WHERE article_id IN ({marks})", chunk)}
         return out
 
+    def passage_vectors_of(self, article_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these articles' current passages, by passage id."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(article_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(
+                f"SELECT id, vector FROM passages WHERE article_id IN ({marks})", chunk
+            ):
+                out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
+        return out
+
     def commit_articles(self, source: str, rows: list[dict], passages: list[Passage],
-                        titles: dict[str, str]) -> None:
+                        titles: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
         """Replace the given articles and their passages in one transaction."""
         with self.transaction() as db:
             for r in rows:
@@ -263,10 +273,10 @@ class Store:
                     (source, r["id"]),
                 )
             db.executemany(
-                """INSERT INTO passages(id, article_id, position, start, "end", title, text)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [(p.id, p.article_id, p.position, p.start, p.end, titles[p.article_id], p.text)
-                 for p in passages],
+                """INSERT INTO passages(id, article_id, position, start, "end", title, text,
+                   vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(p.id, p.article_id, p.position, p.start, p.end, titles[p.article_id], p.text,
+                  np.asarray(vectors[p.id], dtype=np.float32).tobytes()) for p in passages],
             )
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
@@ -359,12 +369,6 @@ class Store:
             return {}
 
     # -- vectors -------------------------------------------------------------------------------
-    def existing_vectors(self, ids: Sequence[str]) -> set[str]:
-        out: set[str] = set()
-        for chunk in _chunks(list(ids), 1000):
-            out |= set(self.collection.get(ids=chunk, include=[])["ids"])
-        return out
-
     def upsert_vectors(self, passages: Sequence[Passage], vectors: np.ndarray,
                        published: dict[str, float | None]) -> None:
         for i in range(0, len(passages), 1000):
@@ -419,11 +423,24 @@ class Store:
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32)
-                for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+        """Passage vectors from SQLite, the copy that is always in step with the manifest."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk):
+                out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
+        return out
+
+    def published_of(self, passage_ids: Sequence[str]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for chunk in _chunks(list(passage_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(
+                f"SELECT p.article_id, a.published FROM passages p JOIN articles a "
+                f"ON a.id = p.article_id WHERE p.id IN ({marks})", chunk
+            ):
+                out[r[0]] = r[1]
+        return out
 
 
 def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:
@@ -458,4 +475,3 @@ def make_chroma_client(data_dir: Path, host: str | None, port: int) -> Any:
     return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
 
 
-__all__ = ["Store", "fts_query", "json", "make_chroma_client", "norm_hash"]

@@ -132,6 +132,8 @@ def parse_text(raw: str, *, markdown: bool = False) -> Article:
         # a dropped chrome line still separates paragraphs
         kept.append("" if ln and _is_headline_junk(ln) else ln)
     body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    if not body and title:
+        body = title  # a one-line file: the line is both headline and text
 
     published = parse_date(meta.get("published") or meta.get("date"))
     if published is None:

@@ -1,0 +1,44 @@
+"""Shared helpers for the benchmarks: locating ../shared/data and building an engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("NEWSBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def need(name: str) -> Path:
+    path = DATA / name
+    if not path.exists():
+        print(f"skipped: {path} is absent (the public corpora live in ../shared/data)")
+        sys.exit(0)
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def bbc_as_articles_jsonl(dest: Path) -> Path:
+    """The BBC corpus converted to newsbot's article JSONL format."""
+    src = need("bbc_news_summary.jsonl")
+    with open(dest, "w", encoding="utf-8") as out:
+        for o in read_jsonl(src):
+            out.write(json.dumps({"id": o["id"], "title": o["title"], "text": o["body"],
+                                  "category": o["category"], "source": "BBC News"}) + "\n")
+    return dest
+
+
+def fresh_engine(data_dir: str | None = None, **settings):
+    from index.config import IndexSettings
+    from index.engine import Engine
+
+    d = data_dir or tempfile.mkdtemp(prefix="newsbot-bench-")
+    return Engine.from_settings(IndexSettings(newsbot_data_dir=Path(d), **settings))

@@ -1,0 +1,112 @@
+"""Incremental, idempotent indexing on a real SQLite + embedded Chroma (hashed-words embedder)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import DEMO
+
+
+def _write(path, articles):
+    path.write_text("".join(json.dumps(a) + "\n" for a in articles))
+
+
+ARTS = [
+    {"id": "a1", "title": "Tram line opens", "text": "The new tram line opened on Friday. "
+     "It links the harbour to the university.", "published": "2020-02-01T09:00:00Z",
+     "source": "Gazette", "url": "https://x.example/tram"},
+    {"id": "a2", "title": "Library extends hours", "body": "The city library will open until "
+     "ten at night from March.\n\nThe council pays for two more staff.", "published": "2020-02-02"},
+]
+
+
+def test_jsonl_ids_fields_and_passages(fake_engine, tmp_path):
+    src = tmp_path / "a.jsonl"
+    _write(src, ARTS)
+    report = fake_engine.add_source(str(src), "local")
+    assert (report.new, report.articles) == (2, 2)
+    arts = fake_engine.store.get_articles(["a1", "a2"])
+    assert arts["a1"].publisher == "Gazette" and arts["a1"].url == "https://x.example/tram"
+    assert arts["a2"].text.startswith("The city library")  # body is an alias of text
+    assert arts["a2"].published.isoformat() == "2020-02-02T00:00:00+00:00"
+    for aid, art in arts.items():
+        for p in fake_engine.store.passages_of_article(aid):
+            assert art.text[p.start : p.end] == p.text
+    hit = fake_engine.search("tram harbour university", k=1)[0]
+    assert hit.article.id == "a1"
+    assert hit.to_json()["article_id"] == "a1"
+
+
+def test_readding_unchanged_embeds_nothing(fake_engine, tmp_path):
+    src = tmp_path / "a.jsonl"
+    _write(src, ARTS)
+    fake_engine.add_source(str(src), "local")
+    before = fake_engine.embedder.texts_encoded
+    again = fake_engine.add_source(str(src))
+    assert again.embedded == 0 and again.unchanged == 2
+    assert fake_engine.embedder.texts_encoded == before
+    assert fake_engine.refresh("local")[0].embedded == 0
+    assert fake_engine.embedder.texts_encoded == before
+
+
+def test_a_changed_article_replaces_its_passages(fake_engine, tmp_path):
+    src = tmp_path / "a.jsonl"
+    _write(src, ARTS)
+    fake_engine.add_source(str(src), "local")
+    store = fake_engine.store
+    old = {p.id for p in store.passages_of_article("a1")}
+    changed = [dict(ARTS[0], text="The tram line opening was delayed to April."), ARTS[1]]
+    _write(src, changed)
+    report = fake_engine.refresh("local")[0]
+    assert (report.updated, report.unchanged) == (1, 1)
+    new = {p.id for p in store.passages_of_article("a1")}
+    assert old.isdisjoint(new)
+    assert store.all_vector_ids() == store.all_passage_ids()
+    assert "delayed to April" in fake_engine.search("tram delayed", k=1)[0].passage.text
+
+
+def test_a_file_source_mirrors_its_file(fake_engine, tmp_path):
+    src = tmp_path / "a.jsonl"
+    _write(src, ARTS)
+    fake_engine.add_source(str(src), "local")
+    _write(src, ARTS[:1])
+    report = fake_engine.refresh("local")[0]
+    assert report.removed == 1 and report.articles == 1
+    assert fake_engine.store.get_articles(["a2"]) == {}
+    assert fake_engine.store.all_vector_ids() == fake_engine.store.all_passage_ids()
+
+
+def test_remove_source_drops_its_passages(fake_engine):
+    fake_engine.add_source(str(DEMO / "articles.jsonl"), "demo")
+    assert len(fake_engine.store.all_vector_ids()) > 8
+    fake_engine.remove_source("demo")
+    assert fake_engine.store.all_passage_ids() == set()
+    assert fake_engine.store.all_vector_ids() == set()
+    assert fake_engine.search("Idlib", k=3) == []
+    assert fake_engine.list_sources() == []
+
+
+def test_list_counts_and_refresh_time(fake_engine):
+    fake_engine.add_source(str(DEMO / "articles.jsonl"), "demo")
+    fake_engine.add_source(str(DEMO / "feed.xml"), "gazette")
+    listed = {s.name: s for s in fake_engine.list_sources()}
+    assert listed["demo"].articles == 8 and listed["gazette"].articles == 3
+    assert listed["demo"].passages >= 8 and listed["demo"].last_refresh is not None
+    assert listed["gazette"].kind == "feed" and listed["demo"].last_error is None
+
+
+def test_vectors_without_a_manifest_row_are_never_shown(fake_engine):
+    """A crash between the vector write and the SQLite commit leaves orphan vectors behind."""
+    import numpy as np
+
+    from index.models import Passage
+
+    fake_engine.add_source(str(DEMO / "articles.jsonl"), "demo")
+    orphan = Passage("p_orphan", "ghost", 0, 0, 10, "Idlib Idlib Idlib")
+    vec = fake_engine.embedder.encode(["Idlib Idlib Idlib"])
+    fake_engine.store.upsert_vectors([orphan], vec, {"ghost": None})
+    fake_engine.store.set_state("dirty", "1")
+    assert all(h.passage.id != "p_orphan" for h in fake_engine.search("Idlib Idlib Idlib", k=20))
+    fake_engine.reconcile()
+    assert "p_orphan" not in fake_engine.store.all_vector_ids()
+    assert isinstance(vec, np.ndarray)

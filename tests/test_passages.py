@@ -1,0 +1,56 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.passages import sentence_spans, split_passages
+
+TEXT = (
+    "Russia and Turkey held talks in Ankara on Saturday. The talks lasted three hours.\n\n"
+    "Mr. Onal led the Turkish side. Officials said they would meet again next week!\n\n"
+    "Is a deal close? Nobody would say."
+)
+
+
+def test_sentences_are_exact_slices_and_respect_paragraphs():
+    spans = sentence_spans(TEXT)
+    sents = [TEXT[s:e] for s, e in spans]
+    assert sents == [
+        "Russia and Turkey held talks in Ankara on Saturday.",
+        "The talks lasted three hours.",
+        "Mr. Onal led the Turkish side.",
+        "Officials said they would meet again next week!",
+        "Is a deal close?",
+        "Nobody would say.",
+    ]
+
+
+def test_passages_pack_whole_sentences_under_the_limit():
+    ps = split_passages("a1", TEXT, max_words=12)
+    assert [p.position for p in ps] == list(range(len(ps)))
+    for p in ps:
+        assert TEXT[p.start : p.end] == p.text
+        assert len(p.text.split()) <= 12
+        assert p.text.endswith((".", "!", "?"))
+    assert " ".join(p.text for p in ps).split() == TEXT.split()
+
+
+def test_passage_ids_are_stable_and_depend_on_content_and_title():
+    a = split_passages("a1", TEXT)
+    assert [p.id for p in a] == [p.id for p in split_passages("a1", TEXT)]
+    assert a[0].id != split_passages("a2", TEXT)[0].id
+    assert a[0].id != split_passages("a1", TEXT, salt="new title")[0].id
+    assert a[0].id != split_passages("a1", TEXT.replace("three", "four"))[0].id
+
+
+def test_a_sentence_longer_than_the_limit_is_cut_at_words():
+    long = " ".join(f"word{i}" for i in range(500)) + "."
+    ps = split_passages("x", long, max_words=150)
+    assert len(ps) == 4
+    assert all(len(p.text.split()) <= 150 and long[p.start : p.end] == p.text for p in ps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abc .!?\n\"'é")), min_size=0, max_size=400))
+def test_offsets_always_point_into_the_text(text):
+    for p in split_passages("h", text, max_words=20):
+        assert text[p.start : p.end] == p.text
+        assert p.text.strip() == p.text and p.text
