@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +15,8 @@ from index.passages import sentence_spans
 from index.search import search
 from index.store import _STOP
 from index.timewin import time_window
+
+log = logging.getLogger(__name__)
 
 MAX_QUOTES = 3
 PASSAGES_READ = 6
@@ -42,7 +46,7 @@ def key_names(question: str) -> list[str]:
     names: list[str] = []
     for phrase in re.findall(r"[\"“']([^\"”']{3,60})[\"”']", question):
         names.append(phrase.strip())
-    words = re.findall(r"[A-Za-z0-9][\w’'.-]*", question)
+    words = re.findall(r"[A-Za-z0-9][\w’'.]*", question)
     for i, w in enumerate(words):
         w = re.sub(r"(['’]s|[.’'-])$", "", w)
         if not w:
@@ -53,6 +57,62 @@ def key_names(question: str) -> list[str]:
         if any(c.isdigit() for c in w) or (w[0].isupper() and (i > 0 or low not in _QUESTION_WORDS)):
             names.append(w)
     return list(dict.fromkeys(names))
+
+
+_NUMBER_Q = re.compile(r"\bhow (many|much|long|far|old|big|fast|high)\b|\b(what|which) (number|"
+                       r"percentage|share|amount|budget|price|cost|score|total|figure)\b|\bcost\b")
+_WHEN_Q = re.compile(r"\bwhen\b|\b(what|which) (date|day|year|month|time)\b")
+_WHO_Q = re.compile(r"\bwho(m|se)?\b")
+_WHERE_Q = re.compile(r"\bwhere\b|\b(which|what) (city|country|province|region|town|state|place)\b")
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
+_DATE = re.compile(r"\b(19|20)\d\d\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                   r"january|february|march|april|may|june|july|august|september|october|"
+                   r"november|december|yesterday|today|week|month)\b", re.I)
+# How much a sentence gains for holding the kind of thing the question asks for.
+ANSWER_TYPE_BONUS = 0.08
+
+
+# Weight of the question's terms a sentence holds, each weighted by how rare it is among the
+# candidate sentences: the topic words every sentence shares count little, "budget" counts.
+COVERAGE_WEIGHT = 0.25
+
+
+def _term_coverage(question: str, sentences: list[str]) -> list[float]:
+    terms = list(dict.fromkeys(
+        _stem(t) for t in re.findall(r"\w+", question.lower()) if t not in _STOP))
+    if not terms or not sentences:
+        return [0.0] * len(sentences)
+    present = [[re.search(r"\b" + re.escape(t), s.lower()) is not None for t in terms]
+               for s in sentences]
+    n = len(sentences)
+    df = [sum(row[j] for row in present) for j in range(len(terms))]
+    idf = [math.log((n + 1) / (d + 0.5)) for d in df]
+    total = sum(idf) or 1.0
+    return [sum(w for w, hit in zip(idf, row, strict=True) if hit) / total for row in present]
+
+
+_DURATION = re.compile(r"\b(second|minute|hour|day|week|month|year|decade)s?\b", re.I)
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1.0 when the sentence holds something new of the kind the question asks for (a number
+    for "how many", a name for "who", a date for "when"), else 0."""
+    q = question.lower()
+    q_words = {w.lower() for w in re.findall(r"\w+", question)}
+    novel_caps = [w for w in re.findall(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w-]*", sentence)
+                  if w.lower() not in q_words and w.lower() not in _STOP]
+    novel_nums = [m.group(0) for m in _NUMBER.finditer(sentence)
+                  if m.group(0).lower() not in q_words]
+    if re.search(r"\bhow long\b", q):
+        return 1.0 if novel_nums and _DURATION.search(sentence) else 0.0
+    if _NUMBER_Q.search(q):
+        return 1.0 if novel_nums else 0.0
+    if _WHEN_Q.search(q):
+        return 1.0 if any(m.group(0).lower() not in q_words for m in _DATE.finditer(sentence)) else 0.0
+    if _WHO_Q.search(q) or _WHERE_Q.search(q):
+        return 1.0 if novel_caps else 0.0
+    return 0.0
 
 
 def _stem(word: str) -> str:
@@ -70,10 +130,11 @@ def mentions(name: str, text: str) -> bool:
 @dataclass
 class _Candidate:
     hit: Hit
-    start: int  # offsets into the stored article text
+    text: str  # the sentence as the passage holds it
+    start: int  # where the passage says it sits in the article text
     end: int
-    score: float
-    similarity: float
+    score: float = 0.0
+    similarity: float = 0.0
 
 
 def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSAGES_READ,
@@ -93,13 +154,12 @@ def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSA
 
     cands = _sentences(hits)
     sims = engine.embedder.encode([_text(c) for c in cands]) @ qv if cands else np.zeros(0)
-    terms = {t for t in re.findall(r"\w+", question.lower()) if t not in _STOP}
-    for c, sim in zip(cands, sims, strict=True):
-        sent = _text(c).lower()
-        overlap = sum(1 for t in terms if re.search(r"\b" + re.escape(_stem(t)), sent))
+    coverage = _term_coverage(question, [_text(c) for c in cands])
+    for c, sim, cov in zip(cands, sims, coverage, strict=True):
         name_cov = sum(1 for n in names if mentions(n, _text(c))) / len(names) if names else 0.0
         c.similarity = float(sim)
-        c.score = float(sim) + 0.05 * overlap + 0.1 * name_cov + 0.15 * c.hit.score
+        c.score = (float(sim) + COVERAGE_WEIGHT * cov + 0.1 * name_cov + 0.15 * c.hit.score
+                   + ANSWER_TYPE_BONUS * answer_type_match(question, _text(c)))
     cands.sort(key=lambda c: c.score, reverse=True)
     if not cands or cands[0].similarity < min_similarity:
         return _abstain(engine, question, None, [])
@@ -120,11 +180,11 @@ def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSA
         chosen.append(c)
         texts.add(t)
         outlets.add(c.hit.article.publisher)
-    return _compose(question, chosen)
+    return _compose(engine, question, chosen)
 
 
 def _text(c: _Candidate) -> str:
-    return c.hit.article.text[c.start : c.end]
+    return c.text
 
 
 def _sentences(hits: list[Hit]) -> list[_Candidate]:
@@ -135,7 +195,7 @@ def _sentences(hits: list[Hit]) -> list[_Candidate]:
             if len(p.text[s:e].split()) < 4:
                 continue
             s, e = _unwrap(p.text, s, e)
-            out.append(_Candidate(h, p.start + s, p.start + e, 0.0, 0.0))
+            out.append(_Candidate(h, p.text[s:e], p.start + s, p.start + e))
     return out
 
 
@@ -155,15 +215,18 @@ def _unwrap(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def _compose(question: str, chosen: list[_Candidate]) -> Answer:
+def _compose(engine, question: str, chosen: list[_Candidate]) -> Answer:
     citations: list[Citation] = []
     by_article: dict[str, int] = {}
     quotes: list[Quote] = []
+    # checked against the article text as stored now, not the copy search returned
+    stored = engine.store.get_articles(c.hit.article.id for c in chosen)
     for c in chosen:
-        art = c.hit.article
-        text = art.text[c.start : c.end]
-        if not verify_quote(text, art.text):
-            continue  # never shown: see tests/test_answer.py
+        art = stored.get(c.hit.article.id)
+        if art is None or not verify_quote(c.text, art.text):
+            log.warning("dropped a quote that does not match %s", c.hit.article.id)
+            continue
+        text = c.text
         n = by_article.get(art.id)
         if n is None:
             n = by_article[art.id] = len(citations) + 1

@@ -20,6 +20,8 @@ LEXICAL_WEIGHT = 0.2
 RECENCY_WEIGHT = 0.1
 RECENCY_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 50
+# Added for articles published inside a year or month the question names.
+WINDOW_BOOST = 0.05
 
 
 def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None = None,
@@ -28,7 +30,8 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
     """The k best passages for `question`, newest preferred when it asks for the latest."""
     store = engine.store
     window = window if window is not None else time_window(question, now)
-    since, until = ts(window.since), ts(window.until)
+    since, until = (ts(window.since), ts(window.until)) if window.filters else (None, None)
+    soft = None if window.filters or (window.since is None and window.until is None) else window
     n = max(CANDIDATES, 3 * k)
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
@@ -68,6 +71,10 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
             score = lx
         else:
             score = d + lexical_weight * lx
+        if soft and art.published and (soft.since is None or art.published >= soft.since) and (
+            soft.until is None or art.published < soft.until
+        ):
+            score += WINDOW_BOOST
         if window.prefer_recent and newest and art.published:
             age = (newest - art.published).total_seconds() / 86400
             score += RECENCY_WEIGHT * math.exp(-age * math.log(2) / RECENCY_HALF_LIFE_DAYS)

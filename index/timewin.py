@@ -16,10 +16,13 @@ class TimeWindow:
     until: datetime | None = None
     prefer_recent: bool = False
     label: str = ""
+    # Relative times ("this week") filter; a named year or month only prefers, since "traffic in
+    # 2019" is often reported in a 2020 article and the year itself must then appear in the text.
+    hard: bool = True
 
     @property
     def filters(self) -> bool:
-        return self.since is not None or self.until is not None
+        return self.hard and (self.since is not None or self.until is not None)
 
 
 def _day(dt: datetime) -> datetime:
@@ -51,12 +54,12 @@ def time_window(question: str, now: datetime | None = None) -> TimeWindow:
         year = int(m.group(2))
         since = datetime(year, month, 1, tzinfo=UTC)
         until = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-        return TimeWindow(since, until, recent, f"{m.group(1).title()} {year}")
+        return TimeWindow(since, until, recent, f"{m.group(1).title()} {year}", hard=False)
     m = re.search(r"\b(?:in|during|of|since)\s+((?:19|20)\d\d)\b", q)
     if m:
         year = int(m.group(1))
         if re.search(r"\bsince\s+" + m.group(1), q):
             return TimeWindow(datetime(year, 1, 1, tzinfo=UTC), None, recent, f"since {year}")
         return TimeWindow(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC),
-                          recent, str(year))
+                          recent, str(year), hard=False)
     return TimeWindow(prefer_recent=recent)

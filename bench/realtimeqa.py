@@ -1,0 +1,178 @@
+"""Retrieval and answer quality on RealTime QA, abstention on MultiHop-RAG null queries.
+
+    .venv/bin/python bench/realtimeqa.py [--data-dir DIR] [--answers N] [--sweep]
+
+The corpus is every distinct evidence paragraph of ../shared/data/realtimeqa.jsonl (HTML tags
+stripped), each an article dated by its quiz; the questions are those that have evidence.
+Retrieval is scored per article: Hits@1/5/10 and MRR@10 for BM25 alone, dense alone and
+newsbot's fusion, in one run on one index. `--data-dir` keeps the index between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import random
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from _common import fresh_engine, need, read_jsonl
+
+OFF_TOPIC = [
+    "What is the best recipe for banana bread?",
+    "How do I reset my router password?",
+    "What is the square root of 144?",
+    "How many legs does a spider have?",
+    "Explain how photosynthesis works in cacti.",
+    "What are good stretches for lower back pain?",
+    "How do you conjugate the French verb être?",
+    "What is the boiling point of water at sea level?",
+    "Which houseplants are safe for cats?",
+    "How do I make sourdough starter from scratch?",
+    "What is the difference between a list and a tuple in Python?",
+    "How long should I boil an egg for a runny yolk?",
+    "What is the plot of Pride and Prejudice?",
+    "How do I tie a bowline knot?",
+    "What is a good name for a golden retriever puppy?",
+    "How many calories are in an avocado?",
+    "What time zone is used in Iceland?",
+    "How do I remove a red wine stain from carpet?",
+    "What rhymes with orange?",
+    "How do bees make honey?",
+]
+
+
+def clean(text: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def load():
+    from index.models import Article
+
+    rows = read_jsonl(need("realtimeqa.jsonl"))
+    items = [r for r in rows if clean(r["evidence"])]
+    ids: dict[str, str] = {}
+    articles = []
+    for r in sorted(items, key=lambda r: r["question_date"]):
+        text = clean(r["evidence"])
+        if text in ids:
+            continue
+        ids[text] = f"rtqa-{len(ids)}"
+        articles.append(Article(
+            title="", text=text, id=ids[text], publisher=r["question_source"],
+            published=datetime.strptime(r["question_date"], "%Y/%m/%d").replace(tzinfo=UTC),
+        ))
+    questions = [(r["question_sentence"], ids[clean(r["evidence"])], r) for r in items]
+    return articles, questions
+
+
+def build(engine, articles) -> float:
+    t0 = time.perf_counter()
+    engine.index_articles("realtimeqa", articles)
+    return time.perf_counter() - t0
+
+
+def retrieval(engine, questions, qvecs, mode: str, weight: float | None = None) -> dict:
+    from index.search import LEXICAL_WEIGHT, search
+    from index.timewin import TimeWindow
+
+    w = LEXICAL_WEIGHT if weight is None else weight
+    hits1 = hits5 = hits10 = 0
+    rr = 0.0
+    for (q, gold, _), qv in zip(questions, qvecs, strict=True):
+        hits = search(engine, q, k=30, mode=mode, lexical_weight=w, query_vector=qv,
+                      window=TimeWindow())
+        ranked = list(dict.fromkeys(h.article.id for h in hits))[:10]
+        if gold in ranked:
+            rank = ranked.index(gold) + 1
+            hits1 += rank == 1
+            hits5 += rank <= 5
+            hits10 += 1
+            rr += 1 / rank
+    n = len(questions)
+    return {"hits@1": hits1 / n, "hits@5": hits5 / n, "hits@10": hits10 / n, "mrr@10": rr / n}
+
+
+def answers(engine, questions, n: int, seed: int = 7) -> dict:
+    verbatim = []
+    for q, gold, r in questions:
+        golds = [r["choices"][int(i)] for i in r["answer"]]
+        if any(g and g in clean(r["evidence"]) for g in golds):
+            verbatim.append((q, golds))
+    random.Random(seed).shuffle(verbatim)
+    sample = verbatim[:n] if n else verbatim
+    first = anyq = abstained = quotes = exact = 0
+    latencies = []
+    for q, golds in sample:
+        t0 = time.perf_counter()
+        a = engine.ask(q)
+        latencies.append(time.perf_counter() - t0)
+        abstained += a.abstained
+        if a.quotes:
+            first += any(g in a.quotes[0].text for g in golds)
+            anyq += any(g in x.text for x in a.quotes for g in golds)
+        stored = engine.store.get_articles(x.article_id for x in a.quotes)
+        for x in a.quotes:
+            quotes += 1
+            exact += stored[x.article_id].text[x.start : x.end] == x.text
+    m = len(sample)
+    return {"items": m, "of_verbatim": len(verbatim), "first_quote_has_answer": first / m,
+            "some_quote_has_answer": anyq / m, "abstained": abstained / m,
+            "quotes": quotes, "verbatim_quotes": exact / max(quotes, 1),
+            "ask_p50_ms": 1000 * float(np.percentile(latencies, 50))}
+
+
+def abstention(engine) -> dict:
+    rows = read_jsonl(need("multihoprag_sample500.jsonl"))
+    nulls = [r["query"] for r in rows if r["question_type"] == "null_query"]
+    null_abst = sum(engine.ask(q).abstained for q in nulls)
+    off_abst = sum(engine.ask(q).abstained for q in OFF_TOPIC)
+    return {"multihop_null_queries": len(nulls), "null_abstained": null_abst / len(nulls),
+            "off_topic": len(OFF_TOPIC), "off_topic_abstained": off_abst / len(OFF_TOPIC)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", help="keep the index here between runs")
+    ap.add_argument("--answers", type=int, default=500, help="answer items to sample (0 = all)")
+    ap.add_argument("--sweep", action="store_true", help="also try other lexical weights")
+    args = ap.parse_args()
+    articles, questions = load()
+    engine = fresh_engine(args.data_dir)
+    have = engine.store.stats()["articles"]
+    if have != len(articles):
+        secs = build(engine, articles)
+        print(f"indexed {len(articles)} paragraphs in {secs:.0f}s")
+    print(f"corpus: {len(articles)} distinct evidence paragraphs; {len(questions)} questions")
+    t0 = time.perf_counter()
+    qvecs = engine.embedder.encode([q for q, _, _ in questions])
+    print(f"encoded the questions in {time.perf_counter() - t0:.0f}s")
+
+    print("\nretrieval (article level)        Hits@1  Hits@5  Hits@10  MRR@10")
+    rows = [("BM25 alone (SQLite FTS5)", "lexical", None), ("dense alone (MiniLM, Chroma)", "dense", None),
+            ("newsbot (weighted fusion)", "hybrid", None)]
+    if args.sweep:
+        rows += [(f"  fusion, lexical weight {w}", "hybrid", w) for w in (0.1, 0.3, 0.4, 0.5)]
+    for label, mode, w in rows:
+        m = retrieval(engine, questions, qvecs, mode, w)
+        print(f"{label:32} {m['hits@1']:.3f}   {m['hits@5']:.3f}   {m['hits@10']:.3f}    "
+              f"{m['mrr@10']:.3f}")
+
+    a = answers(engine, questions, args.answers)
+    print(f"\nanswers on {a['items']} of the {a['of_verbatim']} items whose correct choice is "
+          f"verbatim in the evidence:")
+    print(f"  first quote contains the answer: {a['first_quote_has_answer']:.3f}")
+    print(f"  some quote contains the answer:  {a['some_quote_has_answer']:.3f}")
+    print(f"  abstained (wrongly):             {a['abstained']:.3f}")
+    print(f"  quotes verbatim:                 {a['verbatim_quotes']:.1%} of {a['quotes']}")
+    ab = abstention(engine)
+    print(f"\nabstention: MultiHop-RAG null queries {ab['null_abstained']:.3f} of "
+          f"{ab['multihop_null_queries']}; off-topic {ab['off_topic_abstained']:.3f} of "
+          f"{ab['off_topic']}")
+
+
+if __name__ == "__main__":
+    main()

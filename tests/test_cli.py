@@ -1,0 +1,118 @@
+"""The `newsbot` command line and its JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from index.cli import app
+from tests.conftest import DEMO, ROOT
+
+NEWSBOT = str(Path(sys.executable).parent / "newsbot")
+
+
+def _lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def indexed(data_dir):
+    """`newsbot index add` run as a real process: progress bar on stderr, report on stdout."""
+    env = {**os.environ, "NEWSBOT_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([NEWSBOT, "index", "add", str(DEMO / "articles.jsonl"), "--name",
+                           "demo"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "demo: 8 articles, 8 new" in proc.stdout
+    assert "passages" in proc.stderr  # the progress bar
+    return data_dir
+
+
+@pytest.fixture
+def run(indexed, monkeypatch):
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(indexed))
+    runner = CliRunner()
+
+    def _run(*args: str, input: str | None = None):
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return result
+
+    return _run
+
+
+def test_ask_json_shape_and_citation(run):
+    r = run("ask", "How many flights did Schiphol cancel during Storm Ciara?", "--json")
+    assert r.exit_code == 0
+    [a] = _lines(r.stdout)
+    assert set(a) == {"question", "abstained", "answer", "quotes", "citations"}
+    assert a["abstained"] is False
+    assert "240" in a["quotes"][0]["text"]
+    c = a["citations"][0]
+    assert set(c) == {"n", "article_id", "title", "source", "url", "published"}
+    assert (c["n"], c["article_id"], c["source"]) == (1, "demo-storm-ciara-schiphol",
+                                                      "Northline Courier")
+    assert c["published"].startswith("2020-02-09")
+    assert a["quotes"][0]["citation"] == 1
+    assert a["quotes"][0]["text"] in a["answer"] and "[1]" in a["answer"]
+
+
+def test_several_questions_from_stdin(run):
+    qs = "Who scored for the Rovers in the Coastal Cup final?\n\nWhat is the capital of Peru?\n"
+    r = run("ask", "-", "--json", input=qs)
+    out = _lines(r.stdout)
+    assert [o["question"] for o in out] == ["Who scored for the Rovers in the Coastal Cup final?",
+                                           "What is the capital of Peru?"]
+    assert out[0]["abstained"] is False
+    assert out[1]["abstained"] is True and out[1]["quotes"] == [] and out[1]["citations"] == []
+    assert "8 articles from 3 Feb 2020 to 20 Feb 2020 are indexed" in out[1]["answer"]
+
+
+def test_search_json(run):
+    r = run("search", "zinc battery charging cycles", "port container traffic", "--json", "-k", "3")
+    out = _lines(r.stdout)
+    assert len(out) == 2
+    assert len(out[0]["results"]) == 3
+    top = out[0]["results"][0]
+    assert top["article_id"] == "demo-aldercombe-zinc-battery"
+    assert top["score"] >= out[0]["results"][1]["score"]
+    assert out[1]["results"][0]["article_id"] == "demo-saltmere-port-record"
+
+
+def test_latest_json(run):
+    r = run("latest", "--json", "-n", "3")
+    out = _lines(r.stdout)
+    assert [o["published"][:10] for o in out] == ["2020-02-20", "2020-02-15", "2020-02-11"]
+    for o in out:
+        assert o["summary"] and o["title"] and o["source"]
+    r = run("latest", "Idlib", "--json")
+    ids = [o["article_id"] for o in _lines(r.stdout)]
+    assert ids and all(i.startswith("demo-idlib") for i in ids)
+
+
+def test_index_list_and_errors(run, tmp_path):
+    r = run("index", "list", "--json")
+    [s] = _lines(r.stdout)
+    assert (s["name"], s["articles"], s["last_error"]) == ("demo", 8, None)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"\x00\x01\x02")
+    r = run("index", "add", str(bad), "--name", "bad")
+    assert r.exit_code == 1
+    assert "bad: binary file, not text" in r.stderr
+    r = run("index", "list", "--json")
+    listed = {s["name"]: s for s in _lines(r.stdout)}
+    assert listed["bad"]["last_error"] == "bad: binary file, not text"
+    assert listed["demo"]["articles"] == 8
+    r = run("index", "remove", "bad")
+    assert r.exit_code == 0
+    r = run("index", "remove", "nope")
+    assert r.exit_code == 1 and "no source named 'nope'" in r.stderr
