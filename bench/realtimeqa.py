@@ -63,7 +63,7 @@ def load():
         ids[text] = f"rtqa-{len(ids)}"
         articles.append(Article(
             title="", text=text, id=ids[text], publisher=r["question_source"],
-            published=datetime.strptime(r["question_date"], "%Y/%m/%d").replace(tzinfo=UTC),
+            published=datetime.strptime(r["question_date"].replace("-", "/"), "%Y/%m/%d").replace(tzinfo=UTC),
         ))
     questions = [(r["question_sentence"], ids[clean(r["evidence"])], r) for r in items]
     return articles, questions

@@ -14,7 +14,7 @@ from index.models import Answer, Citation, Hit, Quote, StoredArticle
 from index.passages import sentence_spans
 from index.search import search
 from index.store import _STOP
-from index.timewin import time_window
+from index.timewin import TimeWindow, time_window
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +138,23 @@ class _Candidate:
 
 
 def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSAGES_READ,
-           max_quotes: int = MAX_QUOTES, min_similarity: float = MIN_SIMILARITY) -> Answer:
+           max_quotes: int = MAX_QUOTES, min_similarity: float = MIN_SIMILARITY,
+           context: str | None = None, after: datetime | None = None) -> Answer:
+    """Answer `question` from the index.
+
+    `context` (earlier questions of a conversation) joins the search but not the check that the
+    question's names are in what was found; `after` keeps only articles published after it
+    (a follow-up asking what happened next).
+    """
     question = question.strip()
     window = time_window(question, now)
-    qv = engine.encode_query(question)
-    hits = search(engine, question, k=k, window=window, query_vector=qv)
+    if after is not None:
+        window = TimeWindow(since=after, until=window.until if window.filters else None,
+                            prefer_recent=window.prefer_recent,
+                            label=f"after {format_date(after)}")
+    query = f"{question} {context}" if context else question
+    qv = engine.encode_query(query)
+    hits = search(engine, query, k=k, window=window, query_vector=qv)
     if not hits:
         return _abstain(engine, question, window.label and f"from {window.label}", [])
 

@@ -1,0 +1,131 @@
+"""The Discord client: wiring, command sync, the tree-wide error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.settings import BotSettings
+from index.engine import Engine
+from index.errors import NewsbotError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COGS = ("bot.cogs.ask", "bot.cogs.news", "bot.cogs.admin")
+
+
+def point_at(api_base: str | None, gateway_url: str | None) -> None:
+    """Send REST and gateway traffic somewhere other than discord.com (a proxy, a stand-in)."""
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class NotAdmin(app_commands.CheckFailure):
+    pass
+
+
+class NewsBot(commands.AutoShardedBot):
+    def __init__(self, engine: Engine, settings: BotSettings, **kwargs: Any) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # follow-up questions in threads are plain messages
+        shard_kw: dict[str, Any] = {}
+        if settings.shard_count:
+            shard_kw["shard_count"] = settings.shard_count
+        if settings.shards:
+            shard_kw["shard_ids"] = settings.shards
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(), **shard_kw, **kwargs,
+        )
+        self.engine = engine
+        self.settings = settings
+        # thread id -> the questions asked in it, oldest first (context for follow-ups)
+        self.thread_questions: dict[int, list[Any]] = {}
+        self.tree.on_error = self.on_app_command_error
+        if settings.discord_gateway_url:
+            self._force_gateway(settings.discord_gateway_url)
+
+    def _force_gateway(self, url: str) -> None:
+        # AutoShardedBot asks GET /gateway/bot for the URL; a configured one takes precedence.
+        original = self.http.get_bot_gateway
+
+        @functools.wraps(original)
+        async def get_bot_gateway(*args: Any, **kwargs: Any):
+            shards, _, limits = await original(*args, **kwargs)
+            return shards, url, limits
+
+        self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: questions in messages are handled by the Ask cog's listener."""
+
+    async def setup_hook(self) -> None:
+        for name in COGS:
+            await self.load_extension(name)
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def run_engine(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking engine work (embedding, Chroma, SQLite) off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        if interaction.permissions.manage_guild:
+            return True
+        roles = getattr(interaction.user, "roles", [])
+        return bool(self.settings.admin_roles & {r.id for r in roles})
+
+    async def on_app_command_error(self, interaction: discord.Interaction,
+                                   error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CommandOnCooldown):
+            msg = f"You're asking quickly: try again in {error.retry_after:.0f} seconds."
+        elif isinstance(error, NotAdmin):
+            msg = "Only admins (Manage Server or an admin role) can do that."
+        elif isinstance(error, app_commands.CheckFailure):
+            msg = "You can't use that command here."
+        else:
+            original = getattr(error, "original", error)
+            if isinstance(original, NewsbotError):
+                msg = str(original)
+            else:
+                log.error("command %s failed", interaction.command and interaction.command.name,
+                          exc_info=original)
+                msg = "Something went wrong on my side; the error has been logged."
+        await send_ephemeral(interaction, msg)
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True,
+                                            allowed_mentions=discord.AllowedMentions.none())
+        else:
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error")
+
+
+def admin_only() -> Callable[[T], T]:
+    def predicate(interaction: discord.Interaction) -> bool:
+        bot = interaction.client
+        if isinstance(bot, NewsBot) and bot.is_admin(interaction):
+            return True
+        raise NotAdmin()
+
+    return app_commands.check(predicate)

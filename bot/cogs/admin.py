@@ -1,0 +1,158 @@
+"""Admin commands (/source add, /source remove, /reindex), the scheduled feed refresh and the
+optional daily digest."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.client import NewsBot, admin_only
+from bot.render import NO_PINGS, batches, latest_embeds
+from index.engine import IndexReport
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def report_line(r: IndexReport) -> str:
+    if r.error:
+        return f"**{r.source}**: failed: {r.error}"
+    parts = [f"{r.articles} articles", f"{r.new} new", f"{r.updated} updated"]
+    if r.duplicates:
+        parts.append(f"{r.duplicates} duplicates skipped")
+    if r.removed:
+        parts.append(f"{r.removed} removed")
+    line = f"**{r.source}**: " + ", ".join(parts) + f" ({r.embedded} passages embedded)"
+    if r.problems:
+        line += f"\n⚠ {r.problems[0][:300]}"
+    return line
+
+
+class _LiveProgress:
+    """Edits the deferred reply as indexing goes, at most once a second, from the engine's
+    worker thread."""
+
+    def __init__(self, interaction: discord.Interaction, verb: str) -> None:
+        self.interaction = interaction
+        self.verb = verb
+        self.loop = asyncio.get_running_loop()
+        self.last = 0.0
+        self.pending: asyncio.Future | None = None
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        now = time.monotonic()
+        if total == 0 or (now - self.last < PROGRESS_EVERY_SECONDS and done < total):
+            return
+        if self.pending is not None and not self.pending.done():
+            return
+        self.last = now
+        text = f"{self.verb} **{what}**: {done}/{total} passages embedded…"
+        self.pending = asyncio.run_coroutine_threadsafe(self._edit(text), self.loop)
+
+    async def _edit(self, text: str) -> None:
+        try:
+            await self.interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not edit the progress message")
+
+
+class Admin(commands.Cog):
+    source = app_commands.Group(name="source", description="Add or remove news sources (admins)")
+
+    def __init__(self, bot: NewsBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        if self.bot.settings.refresh_minutes > 0:
+            self.refresh_feeds.change_interval(minutes=self.bot.settings.refresh_minutes)
+            self.refresh_feeds.start()
+        if self.bot.settings.digest_channel_id:
+            hour = self.bot.settings.digest_hour_utc
+            self.digest.change_interval(time=dt.time(hour=hour, tzinfo=dt.UTC))
+            self.digest.start()
+
+    async def cog_unload(self) -> None:
+        self.refresh_feeds.cancel()
+        self.digest.cancel()
+
+    @source.command(name="add")
+    @app_commands.describe(url_or_feed="A feed or web page URL", name="A short name for it")
+    @admin_only()
+    async def source_add(self, interaction: discord.Interaction,
+                         url_or_feed: app_commands.Range[str, 1, 500],
+                         name: app_commands.Range[str, 1, 60]) -> None:
+        """Add a feed or web page and index it."""
+        await interaction.response.defer(thinking=True)
+        progress = _LiveProgress(interaction, "Indexing")
+        report = await self.bot.run_engine(self.bot.engine.add_source, url_or_feed, name,
+                                           progress)
+        await interaction.edit_original_response(content="Added. " + report_line(report),
+                                                 allowed_mentions=NO_PINGS)
+
+    @source.command(name="remove")
+    @app_commands.describe(name="The source's name, as /sources shows it")
+    @admin_only()
+    async def source_remove(self, interaction: discord.Interaction,
+                            name: app_commands.Range[str, 1, 60]) -> None:
+        """Remove a source and its articles."""
+        await interaction.response.defer(thinking=True)
+        n = await self.bot.run_engine(self.bot.engine.remove_source, name)
+        await interaction.followup.send(f"Removed **{discord.utils.escape_markdown(name)}** "
+                                        f"({n} passages).", allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="reindex")
+    @app_commands.describe(name="One source (all when left out)")
+    @admin_only()
+    async def reindex(self, interaction: discord.Interaction,
+                      name: app_commands.Range[str, 1, 60] | None = None) -> None:
+        """Re-read one source or all of them now."""
+        await interaction.response.defer(thinking=True)
+        await interaction.edit_original_response(content=f"Reindexing {name or 'all sources'}…")
+        progress = _LiveProgress(interaction, "Reindexing")
+        reports = await self.bot.run_engine(self.bot.engine.refresh, name, progress)
+        if progress.pending is not None:
+            await asyncio.wrap_future(progress.pending)
+        lines = [report_line(r) for r in reports] or ["No sources to reindex."]
+        text = "Reindex finished.\n" + "\n".join(lines)
+        await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
+
+    @tasks.loop(minutes=60)
+    async def refresh_feeds(self) -> None:
+        sources = await self.bot.run_engine(self.bot.engine.list_sources)
+        for s in sources:
+            if s.kind not in ("url", "feed"):
+                continue
+            try:
+                reports = await self.bot.run_engine(self.bot.engine.refresh, s.name)
+                for r in reports:
+                    log.info("scheduled refresh: %s", report_line(r))
+            except Exception:
+                log.exception("scheduled refresh of %s failed", s.name)
+
+    @refresh_feeds.before_loop
+    async def _before_refresh(self) -> None:
+        await self.bot.wait_until_ready()
+
+    @tasks.loop(time=dt.time(hour=8, tzinfo=dt.UTC))
+    async def digest(self) -> None:
+        channel = self.bot.get_channel(self.bot.settings.digest_channel_id or 0)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("digest channel %s not found", self.bot.settings.digest_channel_id)
+            return
+        items = await self.bot.run_engine(self.bot.engine.latest, None, 5)
+        for group in batches(latest_embeds(items, None)):
+            await channel.send(content="Today's digest", embeds=group, allowed_mentions=NO_PINGS)
+
+    @digest.before_loop
+    async def _before_digest(self) -> None:
+        await self.bot.wait_until_ready()
+
+
+async def setup(bot: NewsBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,138 @@
+"""/ask, and questions asked by mentioning the bot, replying to it, or following up in its threads."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NewsBot
+from bot.render import NO_PINGS, answer_embeds, batches
+from index.answer import key_names
+
+log = logging.getLogger(__name__)
+THREAD_NAME_LIMIT = 100
+
+
+def _cooldown_key(interaction: discord.Interaction) -> int:
+    return interaction.user.id
+
+
+def question_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown:
+    """ASK_COOLDOWN_USES questions per ASK_COOLDOWN_SECONDS for each user (/ask and /search)."""
+    s = interaction.client.settings  # type: ignore[attr-defined]
+    return app_commands.Cooldown(s.ask_cooldown_uses, s.ask_cooldown_seconds)
+
+
+_NEXT = re.compile(r"\b(next|then|after that|afterwards|since then|later|now)\b", re.I)
+
+
+@dataclass
+class _Turn:
+    question: str
+    newest: datetime | None  # the newest article the answer cited
+
+
+def follow_up(turns: list[_Turn], question: str) -> tuple[str | None, datetime | None]:
+    """The context a follow-up ("and what did Turkey do next?") is searched with: the names of
+    the thread's earlier questions, and, when it asks what came next, the date after which to
+    look."""
+    names = [n for t in turns for n in key_names(t.question)]
+    extra = [n for n in dict.fromkeys(names) if n.lower() not in question.lower()]
+    after = None
+    if _NEXT.search(question):
+        dates = [t.newest for t in turns if t.newest]
+        after = max(dates) + timedelta(hours=12) if dates else None
+    return (" ".join(extra) or None), after
+
+
+class Ask(commands.Cog):
+    def __init__(self, bot: NewsBot) -> None:
+        self.bot = bot
+        s = bot.settings
+        self._mention_cooldown = commands.CooldownMapping.from_cooldown(
+            s.ask_cooldown_uses, s.ask_cooldown_seconds, commands.BucketType.user)
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="What do you want to know about the news?")
+    @app_commands.checks.dynamic_cooldown(question_cooldown, key=_cooldown_key)
+    async def ask(self, interaction: discord.Interaction,
+                  question: app_commands.Range[str, 1, 300]) -> None:
+        """Ask a question; the answer quotes the news, with sources."""
+        await interaction.response.defer(thinking=True)
+        answer = await self.bot.run_engine(self.bot.engine.ask, question)
+        for group in batches(answer_embeds(answer)):
+            await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.bot.user is None or message.guild is None:
+            return
+        channel = message.channel
+        me = self.bot.user
+        mentioned = me in message.mentions
+        in_our_thread = isinstance(channel, discord.Thread) and (
+            channel.owner_id == me.id or channel.id in self.bot.thread_questions)
+        replied_to_us = (message.reference is not None and isinstance(
+            message.reference.resolved, discord.Message) and message.reference.resolved.author == me)
+        if not (mentioned or in_our_thread or replied_to_us):
+            return
+        question = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        if not question:
+            await message.reply("Ask me about the news, for example: what happened in Idlib?",
+                                allowed_mentions=NO_PINGS, mention_author=False)
+            return
+        bucket = self._mention_cooldown.get_bucket(message)
+        retry = bucket.update_rate_limit() if bucket else None
+        if retry:
+            await message.reply(f"You're asking quickly: try again in {retry:.0f} seconds.",
+                                allowed_mentions=NO_PINGS, mention_author=False,
+                                delete_after=15)
+            return
+        question = question[:300]
+        try:
+            if in_our_thread:
+                await self._answer_in_thread(channel, question)  # type: ignore[arg-type]
+            elif isinstance(channel, discord.TextChannel) and not replied_to_us:
+                name = question if len(question) <= THREAD_NAME_LIMIT else question[:97] + "…"
+                thread = await message.create_thread(name=name, auto_archive_duration=1440)
+                self.bot.thread_questions[thread.id] = []
+                await self._answer_in_thread(thread, question)
+            else:
+                async with channel.typing():
+                    answer = await self.bot.run_engine(self.bot.engine.ask, question)
+                for i, group in enumerate(batches(answer_embeds(answer))):
+                    if i == 0:
+                        await message.reply(embeds=group, allowed_mentions=NO_PINGS,
+                                            mention_author=False)
+                    else:
+                        await channel.send(embeds=group, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.exception("could not answer a message in %s", channel.id)
+
+    async def _answer_in_thread(self, thread: discord.Thread, question: str) -> None:
+        turns = self.bot.thread_questions.setdefault(thread.id, [])
+        if not turns and thread.owner_id == getattr(self.bot.user, "id", None):
+            turns.append(_Turn(thread.name, None))  # after a restart: the thread's name
+        context, after = follow_up(turns, question) if turns else (None, None)
+        async with thread.typing():
+            answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
+                                               after=after)
+        if answer.abstained and after is not None:  # nothing later: answer from the whole story
+            answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context)
+        dates = [c.published for c in answer.citations if c.published]
+        if not turns or turns[-1].question != question:
+            turns.append(_Turn(question, max(dates) if dates else None))
+        elif dates:
+            turns[-1].newest = max(dates)
+        for group in batches(answer_embeds(answer)):
+            await thread.send(embeds=group, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: NewsBot) -> None:
+    await bot.add_cog(Ask(bot))

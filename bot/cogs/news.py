@@ -1,0 +1,50 @@
+"""/latest, /search and /sources: reading the news rather than being answered."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NewsBot
+from bot.cogs.ask import _cooldown_key, question_cooldown
+from bot.render import NO_PINGS, batches, latest_embeds, search_embeds, sources_embed
+
+
+class News(commands.Cog):
+    def __init__(self, bot: NewsBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="latest")
+    @app_commands.describe(topic="Only articles about this (optional)",
+                           count="How many articles (1-10)")
+    async def latest(self, interaction: discord.Interaction,
+                     topic: app_commands.Range[str, 1, 200] | None = None,
+                     count: app_commands.Range[int, 1, 10] = 5) -> None:
+        """The latest articles, each with a short summary and its link."""
+        await interaction.response.defer(thinking=True)
+        items = await self.bot.run_engine(self.bot.engine.latest, topic, count)
+        for group in batches(latest_embeds(items, topic)):
+            await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="search")
+    @app_commands.describe(query="Words or a question to look for")
+    @app_commands.checks.dynamic_cooldown(question_cooldown, key=_cooldown_key)
+    async def search(self, interaction: discord.Interaction,
+                     query: app_commands.Range[str, 1, 300]) -> None:
+        """The articles that best match, to read for yourself."""
+        await interaction.response.defer(thinking=True)
+        hits = await self.bot.run_engine(self.bot.engine.search, query, 8)
+        for group in batches(search_embeds(query, hits[:5])):
+            await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="sources")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        """The indexed news sources, with article counts and last refresh."""
+        await interaction.response.defer(thinking=True)
+        items = await self.bot.run_engine(self.bot.engine.list_sources)
+        await interaction.followup.send(embed=sources_embed(items), allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: NewsBot) -> None:
+    await bot.add_cog(News(bot))

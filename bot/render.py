@@ -1,0 +1,143 @@
+"""Turn engine results into Discord messages within Discord's limits, never cutting a quote."""
+
+from __future__ import annotations
+
+import discord
+from discord.utils import escape_markdown
+
+from index.answer import format_date
+from index.models import Answer, Citation, Hit, SourceInfo, Summary
+
+DESCRIPTION_LIMIT = 4096
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+TOTAL_EMBED_CHARS = 6000
+FIELD_LIMIT = 25
+COLOUR = discord.Colour.from_rgb(46, 104, 160)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def citation_line(c: Citation) -> str:
+    title = escape_markdown(c.title or "untitled").replace("]", "\\]")
+    link = f"[{title}]({c.url})" if c.url else f"**{title}**"
+    return f"[{c.n}] {link} — {escape_markdown(c.source or 'unknown publisher')}, {format_date(c.published)}"
+
+
+def quote_block(text: str, n: int) -> str:
+    body = escape_markdown(" ".join(text.split()))
+    return f"> {body} **[{n}]**"
+
+
+def pack(blocks: list[str], limit: int, sep: str = "\n") -> list[str]:
+    """Greedy packing of whole blocks into pages of at most `limit` characters. A block longer
+    than a page on its own (a quote of over 4,000 characters) is cut at a word boundary with an
+    ellipsis, the one case where no whole block fits."""
+    pages: list[str] = []
+    cur = ""
+    for block in blocks:
+        if len(block) > limit:
+            cut = block[: limit - 2].rsplit(" ", 1)[0]
+            block = cut + " …"
+        candidate = f"{cur}{sep}{block}" if cur else block
+        if len(candidate) <= limit:
+            cur = candidate
+        else:
+            pages.append(cur)
+            cur = block
+    if cur:
+        pages.append(cur)
+    return pages
+
+
+def answer_embeds(answer: Answer) -> list[discord.Embed]:
+    if answer.abstained:
+        return [discord.Embed(description=escape_markdown(answer.answer)[:DESCRIPTION_LIMIT],
+                              colour=discord.Colour.light_grey())]
+    blocks = [quote_block(q.text, q.citation) for q in answer.quotes]
+    blocks.append("")
+    blocks += [citation_line(c) for c in answer.citations]
+    pages = pack(blocks, DESCRIPTION_LIMIT)
+    embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
+    embeds[0].title = _title(answer.question)
+    if len(embeds) > 1:
+        for i, e in enumerate(embeds, 1):
+            e.set_footer(text=f"{i}/{len(embeds)}")
+    return embeds
+
+
+def _title(question: str) -> str:
+    q = " ".join(question.split())
+    return q if len(q) <= 256 else q[:253] + "…"
+
+
+def batches(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
+    """Embeds grouped into messages: at most 10 a message and 6,000 characters in all."""
+    out: list[list[discord.Embed]] = []
+    cur: list[discord.Embed] = []
+    size = 0
+    for e in embeds:
+        n = len(e)
+        if cur and (len(cur) >= EMBEDS_PER_MESSAGE or size + n > TOTAL_EMBED_CHARS):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(e)
+        size += n
+    if cur:
+        out.append(cur)
+    return out
+
+
+def latest_embeds(items: list[Summary], topic: str | None) -> list[discord.Embed]:
+    if not items:
+        what = f" on {topic}" if topic else ""
+        return [discord.Embed(description=f"No indexed article{escape_markdown(what)}.",
+                              colour=discord.Colour.light_grey())]
+    blocks = []
+    for s in items:
+        blocks.append(citation_line(s.citation) + "\n" + "> " + escape_markdown(" ".join(s.sentences)))
+    pages = pack(blocks, DESCRIPTION_LIMIT, sep="\n\n")
+    embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
+    embeds[0].title = f"Latest{' on ' + topic if topic else ''}"[:256]
+    return embeds
+
+
+def search_embeds(query: str, hits: list[Hit]) -> list[discord.Embed]:
+    if not hits:
+        return [discord.Embed(description="No indexed article matches.",
+                              colour=discord.Colour.light_grey())]
+    blocks, seen = [], set()
+    for h in hits:
+        if h.article.id in seen:
+            continue
+        seen.add(h.article.id)
+        c = Citation(len(seen), h.article.id, h.article.title, h.article.publisher, h.article.url,
+                     h.article.published)
+        snippet = " ".join(h.passage.text.split())
+        if len(snippet) > 300:
+            snippet = snippet[:300].rsplit(" ", 1)[0] + " …"
+        blocks.append(citation_line(c) + "\n" + escape_markdown(snippet))
+    pages = pack(blocks, DESCRIPTION_LIMIT, sep="\n\n")
+    embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
+    embeds[0].title = _title(f"Search: {query}")
+    return embeds
+
+
+def sources_embed(sources: list[SourceInfo]) -> discord.Embed:
+    e = discord.Embed(title="Indexed sources", colour=COLOUR)
+    if not sources:
+        e.description = "No sources yet. An admin can add one with /source add."
+        return e
+    for s in sources[:FIELD_LIMIT]:
+        when = s.last_refresh.strftime("%-d %b %Y %H:%M UTC") if s.last_refresh else "never"
+        value = f"{s.articles} articles · {s.passages} passages · refreshed {when}"
+        if s.last_error:
+            value += f"\n⚠ {escape_markdown(s.last_error)[:300]}"
+        e.add_field(name=s.name[:256], value=value[:1024], inline=False)
+    if len(sources) > FIELD_LIMIT:
+        e.set_footer(text=f"and {len(sources) - FIELD_LIMIT} more")
+    return e
+
+
+def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
+    """Plain text split on line breaks into messages of at most `limit` characters."""
+    return pack(text.split("\n"), limit)
