@@ -180,20 +180,17 @@ async def test_admin_adds_a_feed_and_reindexes_with_progress(env, tmp_path):
     assert "3 articles, 0 new, 2 updated" in it.original["content"]
 
 
-async def test_slow_reindex_does_not_delay_an_ask(env):
+async def test_slow_reindex_does_not_delay_an_ask(env, tmp_path):
     standin, bot, embedder = env
-    embedder.slow_down(bot.engine, 2.0)
+    embedder.slow_down(bot.engine, 2.0)  # 2 s a batch: the reindex takes 16 s or more
     bot.engine.articles_per_commit = 1
-    src = DEMO / "articles.jsonl"
-    changed = src.parent / "changed.jsonl"
-    rows = [json.loads(l) for l in src.read_text().splitlines()]
+    rows = [json.loads(line) for line in (DEMO / "articles.jsonl").read_text().splitlines()]
     for r in rows:
+        r["id"] += "-v2"
         r["text"] += "\n\nThis article was updated."
-    import tempfile
-    tmp = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
-    tmp.write("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.close()
-    await asyncio.to_thread(bot.engine.store.add_source, "slow", tmp.name, "file")
+    updated = tmp_path / "updated.jsonl"
+    updated.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    await asyncio.to_thread(bot.engine.store.add_source, "slow", str(updated), "file")
     reindex = await standin.send_interaction("reindex", {"name": "slow"}, user="admin")
     await reindex.wait_for(lambda r: r["kind"] == "edit")
     started = time.monotonic()
@@ -203,7 +200,6 @@ async def test_slow_reindex_does_not_delay_an_ask(env):
     assert not any(r["kind"] == "edit" and (r.get("content") or "").startswith("Reindex finished")
                    for r in reindex.records), "the reindex finished first; the test proves nothing"
     assert took < 5.0, f"/ask took {took:.1f}s during a reindex"
-    assert not changed.exists()
 
 
 async def test_mention_opens_a_thread_and_follow_ups_keep_context(env):

@@ -1,0 +1,98 @@
+"""Latency of `ask` and `search` inside one process, at about 10k and 100k passages.
+
+    .venv/bin/python bench/latency.py [--data-dir DIR] [--questions 200]
+
+The 10k index is the BBC corpus (2,225 articles) embedded with the bundled model. The 100k
+index adds nine copies of every BBC article under new ids, with their stored vectors slightly
+perturbed, so it measures search at that size without an hour of embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import bbc_as_articles_jsonl, fresh_engine, need, read_jsonl
+
+
+def questions(n: int) -> list[str]:
+    rows = read_jsonl(need("realtimeqa.jsonl"))
+    qs = [r["question_sentence"] for r in rows]
+    random.Random(3).shuffle(qs)
+    return qs[:n]
+
+
+def replicate(engine, copies: int) -> None:
+    store = engine.store
+    rng = np.random.default_rng(0)
+    base = store.latest_articles(100_000)
+    for c in range(1, copies + 1):
+        for i in range(0, len(base), 200):
+            chunk = base[i : i + 200]
+            rows, passages, vectors, titles = [], [], {}, {}
+            published = {}
+            for a in chunk:
+                aid = f"{a.id}#copy{c}"
+                rows.append({"id": aid, "title": a.title, "text": a.text, "url": None,
+                             "canonical_url": None, "publisher": a.publisher,
+                             "published": a.published.timestamp() if a.published else None,
+                             "author": a.author, "category": a.category,
+                             "text_hash": f"{a.text_hash}{c}", "norm_hash": f"{a.text_hash}{c}",
+                             "indexed_at": time.time()})
+                titles[aid] = a.title
+                published[aid] = rows[-1]["published"]
+                own = store.passages_of_article(a.id)
+                vecs = store.vectors([p.id for p in own])
+                for p in own:
+                    q = type(p)(f"{p.id}c{c}", aid, p.position, p.start, p.end, p.text)
+                    v = vecs[p.id] + rng.normal(0, 0.02, vecs[p.id].shape).astype(np.float32)
+                    vectors[q.id] = v / np.linalg.norm(v)
+                    passages.append(q)
+            store.upsert_vectors(passages, np.stack([vectors[p.id] for p in passages]), published)
+            store.commit_articles("bbc", rows, passages, titles, vectors)
+
+
+def measure(engine, qs: list[str]) -> dict[str, tuple[float, float]]:
+    for q in qs[:5]:
+        engine.ask(q)
+    out = {}
+    for name, fn in (("search", lambda q: engine.search(q, k=10)), ("ask", engine.ask)):
+        times = []
+        for q in qs:
+            t0 = time.perf_counter()
+            fn(q)
+            times.append(1000 * (time.perf_counter() - t0))
+        times.sort()
+        out[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", help="keep the index here between runs")
+    ap.add_argument("--questions", type=int, default=200)
+    args = ap.parse_args()
+    engine = fresh_engine(args.data_dir)
+    if engine.store.stats()["articles"] == 0:
+        src = bbc_as_articles_jsonl(Path(engine.store.data_dir) / "bbc.jsonl")
+        t0 = time.perf_counter()
+        engine.add_source(str(src), "bbc")
+        print(f"indexed BBC in {time.perf_counter() - t0:.0f}s")
+    qs = questions(args.questions)
+    print("passages   command  p50 ms  p95 ms")
+    for copies in (0, 9):
+        if copies:
+            have = engine.store.stats()["articles"]
+            if have < 10 * 2225:
+                replicate(engine, copies)
+        n = engine.store.stats()["passages"]
+        for name, (p50, p95) in measure(engine, qs).items():
+            print(f"{n:8}   {name:7} {p50:7.1f} {p95:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
