@@ -329,7 +329,13 @@ class Engine:
     def ask(self, question: str, **kw):
         from index.answer import answer
 
-        return answer(self, question, **kw)
+        result = answer(self, question, **kw)
+        s = self.settings
+        if s.llm_base_url and s.llm_model and not result.abstained:
+            from index.llm import phrase
+
+            result = phrase(result, s.llm_base_url, s.llm_model, s.llm_api_key)
+        return result
 
     def latest(self, topic: str | None = None, n: int = 5, **kw):
         from index.summary import latest
