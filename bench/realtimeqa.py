@@ -16,7 +16,6 @@ import random
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 from _common import fresh_engine, need, read_jsonl
@@ -98,7 +97,7 @@ def retrieval(engine, questions, qvecs, mode: str, weight: float | None = None) 
 
 def answers(engine, questions, n: int, seed: int = 7) -> dict:
     verbatim = []
-    for q, gold, r in questions:
+    for q, _gold, r in questions:
         golds = [r["choices"][int(i)] for i in r["answer"]]
         if any(g and g in clean(r["evidence"]) for g in golds):
             verbatim.append((q, golds))

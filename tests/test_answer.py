@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from index.answer import key_names, normalise, verify_quote
 from tests.conftest import DEMO, SHARED
 
-DEMO_ARTICLES = [json.loads(line) for line in open(DEMO / "articles.jsonl")]
+DEMO_ARTICLES = [json.loads(line) for line in (DEMO / "articles.jsonl").read_text().splitlines()]
 
 
 def _assert_verbatim(engine, answer):

@@ -6,18 +6,18 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+import typing
 from pathlib import Path
 
 import pytest
 
+from index.embed import FakeEmbedder
 from index.errors import SourceError
 from tests.conftest import DEMO, make_engine
 
-from index.embed import FakeEmbedder
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, str, bytes]] = {}
+    routes: typing.ClassVar[dict[str, tuple[int, str, bytes]]] = {}
 
     def do_GET(self):
         status, ctype, body = self.routes.get(self.path, (404, "text/plain", b"not here"))

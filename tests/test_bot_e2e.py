@@ -16,7 +16,7 @@ from bot.client import NewsBot, point_at
 from bot.settings import BotSettings
 from index.embed import SentenceTransformerEmbedder
 from tests.conftest import DEMO, make_engine
-from tests.discord_standin import FLAG_EPHEMERAL, DiscordStandIn
+from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,7 @@ async def _final(it, predicate, timeout=60):
 
 
 async def test_commands_are_registered_and_token_never_logged(env, caplog):
-    standin, bot, _ = env
+    standin, _bot, _ = env
     names = standin.registered_command_names()
     flat = {n for v in names.values() for n in v}
     assert {"ask", "latest", "search", "sources", "source", "reindex"} <= flat

@@ -21,7 +21,7 @@ N_ARTICLES = 120
 
 
 def _corpus(version: int) -> list[dict]:
-    base = [json.loads(line) for line in open(DEMO / "articles.jsonl")]
+    base = [json.loads(line) for line in (DEMO / "articles.jsonl").read_text().splitlines()]
     out = []
     for i in range(N_ARTICLES):
         b = base[i % len(base)]
