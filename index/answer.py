@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 MAX_QUOTES = 3
 PASSAGES_READ = 6
 # Below this cosine between question and best sentence, nothing indexed is on the subject.
-MIN_SIMILARITY = 0.35
+# Calibrated in bench/realtimeqa.py (docs/BENCHMARKS.md): answerable questions almost all reach
+# it, off-topic ones mostly do not.
+MIN_SIMILARITY = 0.45
+# At least this share of the question's names must appear in what was retrieved.
+MIN_NAME_COVERAGE = 0.5
 # Another quote must score at least this share of the best one to be shown.
 SECOND_QUOTE_RATIO = 0.85
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "\xa0": " "})
@@ -42,20 +46,29 @@ def verify_quote(quote: str, article_text: str) -> bool:
 
 
 def key_names(question: str) -> list[str]:
-    """Names and numbers the question turns on: capitalised words, digits, quoted phrases."""
+    """Names the question turns on: capitalised words that do not merely start a sentence, and
+    years. A question about "Lufthansa" is not answered by a passage that never names it."""
+    q = re.sub(r"<[^>]+>|https?://\S+", " ", question)
     names: list[str] = []
-    for phrase in re.findall(r"[\"“']([^\"”']{3,60})[\"”']", question):
-        names.append(phrase.strip())
-    words = re.findall(r"[A-Za-z0-9][\w’'.]*", question)
-    for i, w in enumerate(words):
-        w = re.sub(r"(['’]s|[.’'-])$", "", w)
-        if not w:
+    sentence_start = True
+    for m in re.finditer(r"[A-Za-z0-9][\w’'.-]*|[.!?:;\"“”]", q):
+        tok = m.group(0)
+        if tok in '.!?:;"“”':
+            sentence_start = tok in ".!?:\"“"
             continue
-        low = w.lower()
-        if low in _QUESTION_WORDS or low in _STOP:
+        word = re.sub(r"(['’]s|[.’'-])+$", "", tok)
+        starts = sentence_start
+        sentence_start = False
+        if not word:
             continue
-        if any(c.isdigit() for c in w) or (w[0].isupper() and (i > 0 or low not in _QUESTION_WORDS)):
-            names.append(w)
+        for part in word.split("-"):
+            low = part.lower()
+            if not part or low in _QUESTION_WORDS or low in _STOP:
+                continue
+            if re.fullmatch(r"(19|20)\d\d", part):
+                names.append(part)
+            elif part[0].isupper() and not starts and not part.isdigit():
+                names.append(part)
     return list(dict.fromkeys(names))
 
 
@@ -154,15 +167,24 @@ def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSA
                             label=f"after {format_date(after)}")
     query = f"{question} {context}" if context else question
     qv = engine.encode_query(query)
-    hits = search(engine, query, k=k, window=window, query_vector=qv)
+    hits = search(engine, query, k=k, now=now, window=window, query_vector=qv)
     if not hits:
         return _abstain(engine, question, window.label and f"from {window.label}", [])
 
     names = key_names(question)
-    missing = [n for n in names
-               if not any(mentions(n, h.passage.text + " " + h.article.title) for h in hits)]
-    if missing:
-        return _abstain(engine, question, None, missing)
+    unknown = [n for n in names if not engine.store.mentions_anywhere(n)]
+    if unknown:
+        return _abstain(engine, question, None, unknown)
+    found = [n for n in names
+             if any(mentions(n, h.passage.text + " " + h.article.title) for h in hits)]
+    # a year the question names must be in what was found, as text or as its date
+    years = [n for n in names if re.fullmatch(r"(19|20)\d\d", n) and n not in found and not any(
+        h.article.published and h.article.published.year == int(n) for h in hits)]
+    if years:
+        return _abstain(engine, question, f"from {_join(years)}", [])
+    if names and len(found) / len(names) < MIN_NAME_COVERAGE:
+        return _abstain(engine, question, None, [n for n in names if n not in found],
+                        together=found)
 
     cands = _sentences(hits)
     sims = engine.embedder.encode([_text(c) for c in cands]) @ qv if cands else np.zeros(0)
@@ -268,12 +290,15 @@ def format_citation(c: Citation) -> str:
     return f"{line} <{c.url}>" if c.url else line
 
 
-def _abstain(engine, question: str, scope: str | None, missing: list[str]) -> Answer:
+def _abstain(engine, question: str, scope: str | None, missing: list[str],
+             together: list[str] | None = None) -> Answer:
     st = engine.store.stats()
     if st["articles"] == 0:
         return Answer(question=question, abstained=True,
                       answer="Nothing is indexed yet: add a source with `newsbot index add`.")
-    if missing:
+    if missing and together:
+        what = f"found mentions {_join(missing)} along with {_join(together, 'and')}"
+    elif missing:
         what = "mentions " + _join(missing)
     elif scope:
         what = f"{scope} answers this"
@@ -288,6 +313,6 @@ def _abstain(engine, question: str, scope: str | None, missing: list[str]) -> An
     )
 
 
-def _join(names: list[str]) -> str:
+def _join(names: list[str], word: str = "or") -> str:
     quoted = [f"“{n}”" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" {word} " + quoted[-1]

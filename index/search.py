@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,11 +25,22 @@ WINDOW_BOOST = 0.05
 
 def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None = None,
            window: TimeWindow | None = None, lexical_weight: float = LEXICAL_WEIGHT,
-           mode: str = "hybrid", query_vector: np.ndarray | None = None) -> list[Hit]:
-    """The k best passages for `question`, newest preferred when it asks for the latest."""
+           mode: str = "hybrid", query_vector: np.ndarray | None = None,
+           recency: bool = True) -> list[Hit]:
+    """The k best passages for `question`.
+
+    `now` is when the question is asked (default: the present). Given explicitly, it also hides
+    articles published after it: the index as it stood then. Newer articles get a small boost
+    (`recency`), a larger one when the question asks for the latest.
+    """
     store = engine.store
+    as_of = now
+    now = now or datetime.now(UTC)
     window = window if window is not None else time_window(question, now)
     since, until = (ts(window.since), ts(window.until)) if window.filters else (None, None)
+    if as_of is not None:
+        cutoff = (as_of + timedelta(days=1)).timestamp()
+        until = min(until, cutoff) if until is not None else cutoff
     soft = None if window.filters or (window.since is None and window.until is None) else window
     n = max(CANDIDATES, 3 * k)
     dense: dict[str, float] = {}
@@ -56,7 +66,7 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
             lexical.update(store.lexical_scores(question, missing_lex))
     top_lex = max(lexical.values(), default=0.0) or 1.0
     articles = store.get_articles(p.article_id for p in passages.values())
-    newest = max((a.published for a in articles.values() if a.published), default=None)
+    boost = RECENCY_WEIGHT * (2 if window.prefer_recent else 1) if recency else 0.0
     hits = []
     for pid in ids:
         p = passages[pid]
@@ -75,9 +85,9 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
             soft.until is None or art.published < soft.until
         ):
             score += WINDOW_BOOST
-        if window.prefer_recent and newest and art.published:
-            age = (newest - art.published).total_seconds() / 86400
-            score += RECENCY_WEIGHT * math.exp(-age * math.log(2) / RECENCY_HALF_LIFE_DAYS)
+        if boost and art.published:
+            age = max((now - art.published).total_seconds() / 86400, 0.0)
+            score += boost * 2 ** (-age / RECENCY_HALF_LIFE_DAYS)
         hits.append(Hit(passage=p, article=art, score=score, dense=d, lexical=lx))
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:k]

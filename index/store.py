@@ -350,6 +350,22 @@ class Store:
             log.warning("lexical query failed for %r: %s", question, exc)
             return []
 
+    def mentions_anywhere(self, name: str) -> bool:
+        """Whether any passage or title holds the name (its stem, or a shared 4-letter start for
+        forms such as Turkey/Turkish)."""
+        words = _TOKEN.findall(name.lower())
+        if not words:
+            return True
+        terms = []
+        for w in words:
+            alts = [f'"{w}"'] + ([f'"{w[:4]}"*'] if len(w) > 4 and not w.isdigit() else [])
+            terms.append("(" + " OR ".join(alts) + ")")
+        try:
+            return bool(self._q("SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1",
+                                (" AND ".join(terms),)))
+        except sqlite3.OperationalError:
+            return True
+
     def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
         q = fts_query(question)
         if q is None or not passage_ids:

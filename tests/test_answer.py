@@ -98,7 +98,7 @@ def test_a_name_no_article_mentions_is_named_in_the_abstention(demo_engine):
 
 def test_a_year_with_no_news_abstains(demo_engine):
     a = demo_engine.ask("What happened in Idlib in 2019?")
-    assert a.abstained and "“2019”" in a.answer
+    assert a.abstained and "No indexed article from “2019” answers this" in a.answer
 
 
 def test_latest_prefers_the_newest_article(demo_engine):
