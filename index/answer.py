@@ -23,7 +23,7 @@ PASSAGES_READ = 6
 # Below this cosine between question and best sentence, nothing indexed is on the subject.
 # Calibrated in bench/realtimeqa.py (docs/BENCHMARKS.md): answerable questions almost all reach
 # it, off-topic ones mostly do not.
-MIN_SIMILARITY = 0.45
+MIN_SIMILARITY = 0.42
 # At least this share of the question's names must appear in what was retrieved.
 MIN_NAME_COVERAGE = 0.5
 # Another quote must score at least this share of the best one to be shown.
@@ -65,9 +65,8 @@ def key_names(question: str) -> list[str]:
             low = part.lower()
             if not part or low in _QUESTION_WORDS or low in _STOP:
                 continue
-            if re.fullmatch(r"(19|20)\d\d", part):
-                names.append(part)
-            elif part[0].isupper() and not starts and not part.isdigit():
+            is_year = re.fullmatch(r"(19|20)\d\d", part) is not None
+            if is_year or (part[0].isupper() and not starts and not part.isdigit()):
                 names.append(part)
     return list(dict.fromkeys(names))
 
@@ -86,6 +85,9 @@ _DATE = re.compile(r"\b(19|20)\d\d\b|\b(monday|tuesday|wednesday|thursday|friday
 ANSWER_TYPE_BONUS = 0.08
 
 
+# A sentence's score: its cosine to the question, plus these shares of its passage's search
+# score, its term coverage and an answer-type match. Fitted on RealTime QA (docs/BENCHMARKS.md).
+PASSAGE_WEIGHT = 0.9
 # Weight of the question's terms a sentence holds, each weighted by how rare it is among the
 # candidate sentences: the topic words every sentence shares count little, "budget" counts.
 COVERAGE_WEIGHT = 0.25
@@ -103,6 +105,23 @@ def _term_coverage(question: str, sentences: list[str]) -> list[float]:
     idf = [math.log((n + 1) / (d + 0.5)) for d in df]
     total = sum(idf) or 1.0
     return [sum(w for w, hit in zip(idf, row, strict=True) if hit) / total for row in present]
+
+
+# What the question asks beyond its article's headline ("budget" in "What budget did Brackenford
+# approve for public wifi?" under "Brackenford to switch on free public wifi"): the sentence that
+# holds those words is the one that answers, not the lead that restates the headline.
+FOCUS_WEIGHT = 0.3
+
+
+def focus_coverage(question: str, title: str, sentence: str) -> float:
+    terms = {_stem(t) for t in re.findall(r"\w+", question.lower())
+             if t not in _STOP and t not in _QUESTION_WORDS}
+    title_low = title.lower()
+    focus = [t for t in terms if not re.search(r"\b" + re.escape(t), title_low)]
+    if not focus:
+        return 0.0
+    low = sentence.lower()
+    return sum(1 for t in focus if re.search(r"\b" + re.escape(t), low)) / len(focus)
 
 
 _DURATION = re.compile(r"\b(second|minute|hour|day|week|month|year|decade)s?\b", re.I)
@@ -189,13 +208,18 @@ def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSA
     cands = _sentences(hits)
     sims = engine.embedder.encode([_text(c) for c in cands]) @ qv if cands else np.zeros(0)
     coverage = _term_coverage(question, [_text(c) for c in cands])
+    # the passage score picks the article; within it the sentence's own features decide
+    article_score: dict[str, float] = {}
+    for h in hits:
+        article_score[h.article.id] = max(article_score.get(h.article.id, h.score), h.score)
     for c, sim, cov in zip(cands, sims, coverage, strict=True):
-        name_cov = sum(1 for n in names if mentions(n, _text(c))) / len(names) if names else 0.0
         c.similarity = float(sim)
-        c.score = (float(sim) + COVERAGE_WEIGHT * cov + 0.1 * name_cov + 0.15 * c.hit.score
+        c.score = (float(sim) + COVERAGE_WEIGHT * cov
+                   + PASSAGE_WEIGHT * article_score[c.hit.article.id]
+                   + FOCUS_WEIGHT * focus_coverage(question, c.hit.article.title, _text(c))
                    + ANSWER_TYPE_BONUS * answer_type_match(question, _text(c)))
     cands.sort(key=lambda c: c.score, reverse=True)
-    if not cands or cands[0].similarity < min_similarity:
+    if not cands or max(c.similarity for c in cands) < min_similarity:
         return _abstain(engine, question, None, [])
 
     chosen = [cands[0]]
@@ -206,7 +230,7 @@ def answer(engine, question: str, *, now: datetime | None = None, k: int = PASSA
     for c in pool:
         if len(chosen) >= max_quotes:
             break
-        if c.score < SECOND_QUOTE_RATIO * cands[0].score or c.similarity < min_similarity:
+        if c.score < SECOND_QUOTE_RATIO * cands[0].score:
             continue
         t = normalise(_text(c))
         if t in texts or any(t in x or x in t for x in texts):

@@ -14,10 +14,16 @@ from index.timewin import TimeWindow, time_window
 if TYPE_CHECKING:
     from index.engine import Engine
 
-# cosine + LEXICAL_WEIGHT * bm25 / max(bm25): measured in bench/retrieval.py (docs/BENCHMARKS.md).
+# cosine + LEXICAL_WEIGHT * bm25 / max(bm25): measured in bench/realtimeqa.py (docs/BENCHMARKS.md).
 LEXICAL_WEIGHT = 0.2
+# News questions are mostly about recent news: RECENCY_WEIGHT * 2^(-age / half-life) is added,
+# age counted from when the question is asked.
 RECENCY_WEIGHT = 0.1
-RECENCY_HALF_LIFE_DAYS = 30.0
+RECENCY_HALF_LIFE_DAYS = 14.0
+# For "latest"/"recent" questions: a boost relative to the newest relevant article.
+LATEST_WEIGHT = 0.2
+LATEST_HALF_LIFE_DAYS = 3.0
+LATEST_RELEVANCE_MARGIN = 0.15
 CANDIDATES = 50
 # Added for articles published inside a year or month the question names.
 WINDOW_BOOST = 0.05
@@ -66,7 +72,14 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
             lexical.update(store.lexical_scores(question, missing_lex))
     top_lex = max(lexical.values(), default=0.0) or 1.0
     articles = store.get_articles(p.article_id for p in passages.values())
-    boost = RECENCY_WEIGHT * (2 if window.prefer_recent else 1) if recency else 0.0
+    boost = RECENCY_WEIGHT if recency else 0.0
+    newest = None
+    if window.prefer_recent and dense:
+        # "latest" is relative to what the index has on the subject, not to the calendar
+        bar = max(dense.values()) - LATEST_RELEVANCE_MARGIN
+        dates = [articles[passages[i].article_id].published for i in ids
+                 if dense.get(i, 0.0) >= bar and passages[i].article_id in articles]
+        newest = max((d for d in dates if d), default=None)
     hits = []
     for pid in ids:
         p = passages[pid]
@@ -88,6 +101,9 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
         if boost and art.published:
             age = max((now - art.published).total_seconds() / 86400, 0.0)
             score += boost * 2 ** (-age / RECENCY_HALF_LIFE_DAYS)
+        if newest and art.published:
+            age = max((newest - art.published).total_seconds() / 86400, 0.0)
+            score += LATEST_WEIGHT * 2 ** (-age / LATEST_HALF_LIFE_DAYS)
         hits.append(Hit(passage=p, article=art, score=score, dense=d, lexical=lx))
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:k]

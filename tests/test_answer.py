@@ -43,7 +43,7 @@ def test_the_ankara_example(demo_engine):
 QUESTIONS = [
     ("How much container traffic did the Port of Saltmere handle in 2019?", "1.42 million"),
     ("How much capacity did the Aldercombe zinc battery keep after 5,000 cycles?", "92 percent"),
-    ("What budget did Brackenford approve for public wifi?", "6.8 million euros"),
+    ("How many votes did the Brackenford wifi budget pass by?", "31 votes to 9"),
     ("How many flights did Schiphol cancel during Storm Ciara?", "240"),
     ("Which province did the Turkish convoy travel through?", "Hatay"),
     ("What did Erdogan ask Putin to do?", "Putin"),
