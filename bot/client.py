@@ -57,12 +57,19 @@ class NewsBot(commands.AutoShardedBot):
             self._force_gateway(settings.discord_gateway_url)
 
     def _force_gateway(self, url: str) -> None:
-        # AutoShardedBot asks GET /gateway/bot for the URL; a configured one takes precedence.
+        # AutoShardedBot asks GET /gateway/bot for the shard count and URL; a configured URL takes
+        # precedence, and a proxy that does not answer that route means one shard.
         original = self.http.get_bot_gateway
 
         @functools.wraps(original)
         async def get_bot_gateway(*args: Any, **kwargs: Any):
-            shards, _, limits = await original(*args, **kwargs)
+            try:
+                shards, _, limits = await original(*args, **kwargs)
+            except discord.GatewayNotFound:
+                log.info("GET /gateway/bot not answered at %s; running one shard",
+                         discord.http.Route.BASE)
+                return 1, url, {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                "max_concurrency": 1}
             return shards, url, limits
 
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
