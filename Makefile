@@ -22,7 +22,10 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/realtimeqa.py
+	$(BIN)/python bench/summaries.py
+	$(BIN)/python bench/index_bbc.py
+	$(BIN)/python bench/latency.py
 
 lint: setup
 	$(BIN)/ruff check index bot tests bench

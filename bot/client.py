@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +38,30 @@ class NotAdmin(app_commands.CheckFailure):
     pass
 
 
+class QuestionLimiter:
+    """One per-user budget shared by /ask, /search and questions by mention: `uses` questions
+    in any `per` seconds."""
+
+    def __init__(self, uses: int, per: float) -> None:
+        self.uses = uses
+        self.per = per
+        self._times: dict[int, collections.deque[float]] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        """0 and counts the question when the user may ask now; else the seconds to wait."""
+        now = time.monotonic()
+        times = self._times.setdefault(user_id, collections.deque())
+        while times and now - times[0] >= self.per:
+            times.popleft()
+        if len(times) >= self.uses:
+            return self.per - (now - times[0])
+        times.append(now)
+        if len(self._times) > 10_000:  # forget users who have not asked for a while
+            for uid in [u for u, t in self._times.items() if not t or now - t[-1] >= self.per]:
+                del self._times[uid]
+        return 0.0
+
+
 class NewsBot(commands.AutoShardedBot):
     def __init__(self, engine: Engine, settings: BotSettings, **kwargs: Any) -> None:
         intents = discord.Intents.default()
@@ -50,6 +77,8 @@ class NewsBot(commands.AutoShardedBot):
         )
         self.engine = engine
         self.settings = settings
+        self.question_limiter = QuestionLimiter(settings.ask_cooldown_uses,
+                                                settings.ask_cooldown_seconds)
         # thread id -> the questions asked in it, oldest first (context for follow-ups)
         self.thread_questions: dict[int, list[Any]] = {}
         self.tree.on_error = self.on_app_command_error
@@ -117,8 +146,12 @@ class NewsBot(commands.AutoShardedBot):
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """One short private sentence. After a public defer the "thinking" message is removed first,
+    since Discord would turn the first follow-up into that (public) message."""
     try:
         if interaction.response.is_done():
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
             await interaction.followup.send(text, ephemeral=True,
                                             allowed_mentions=discord.AllowedMentions.none())
         else:
@@ -126,6 +159,21 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
+
+
+def question_cooldown() -> Callable[[T], T]:
+    def predicate(interaction: discord.Interaction) -> bool:
+        bot = interaction.client
+        if not isinstance(bot, NewsBot):
+            return True
+        wait = bot.question_limiter.retry_after(interaction.user.id)
+        if wait:
+            limiter = bot.question_limiter
+            raise app_commands.CommandOnCooldown(
+                app_commands.Cooldown(limiter.uses, limiter.per), wait)
+        return True
+
+    return app_commands.check(predicate)
 
 
 def admin_only() -> Callable[[T], T]:

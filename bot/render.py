@@ -19,7 +19,8 @@ NO_PINGS = discord.AllowedMentions.none()
 
 def citation_line(c: Citation) -> str:
     title = escape_markdown(c.title or "untitled").replace("]", "\\]")
-    link = f"[{title}]({c.url})" if c.url else f"**{title}**"
+    url = (c.url or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    link = f"[{title}]({url})" if url else f"**{title}**"
     return f"[{c.n}] {link} — {escape_markdown(c.source or 'unknown publisher')}, {format_date(c.published)}"
 
 
@@ -127,14 +128,20 @@ def sources_embed(sources: list[SourceInfo]) -> discord.Embed:
     if not sources:
         e.description = "No sources yet. An admin can add one with /source add."
         return e
+    shown = 0
     for s in sources[:FIELD_LIMIT]:
         when = s.last_refresh.strftime("%-d %b %Y %H:%M UTC") if s.last_refresh else "never"
         value = f"{s.articles} articles · {s.passages} passages · refreshed {when}"
         if s.last_error:
-            value += f"\n⚠ {escape_markdown(s.last_error)[:300]}"
-        e.add_field(name=s.name[:256], value=value[:1024], inline=False)
-    if len(sources) > FIELD_LIMIT:
-        e.set_footer(text=f"and {len(sources) - FIELD_LIMIT} more")
+            err = escape_markdown(s.last_error)
+            value += f"\n⚠ {err if len(err) <= 150 else err[:149] + '…'}"
+        name = s.name[:100]
+        if len(e) + len(name) + len(value) > TOTAL_EMBED_CHARS - 100:
+            break
+        e.add_field(name=name, value=value, inline=False)
+        shown += 1
+    if len(sources) > shown:
+        e.set_footer(text=f"and {len(sources) - shown} more")
     return e
 
 

@@ -59,6 +59,7 @@ class _Bar:
         self.enabled = enabled
         self.progress: Progress | None = None
         self.task = None
+        self.current: str | None = None
 
     def __enter__(self) -> _Bar:
         if self.enabled:
@@ -72,8 +73,9 @@ class _Bar:
     def __call__(self, done: int, total: int, what: str) -> None:
         if self.progress is None or total == 0:
             return
-        if self.task is None or self.progress.tasks[0].description != what:
+        if self.task is None or self.current != what:
             self.task = self.progress.add_task(what, total=total)
+            self.current = what
         self.progress.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
@@ -174,7 +176,7 @@ def index_remove(name: str) -> None:
 def search(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,
-    k: Annotated[int, typer.Option("-k", help="How many results.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many results.")] = 10,
 ) -> None:
     """The best matching passages for each question, with their scores."""
     engine = _engine()
@@ -210,7 +212,7 @@ def ask(
 def latest(
     topic: Annotated[str | None, typer.Argument(help="Optional topic.")] = None,
     as_json: JsonOpt = False,
-    n: Annotated[int, typer.Option("-n", help="How many articles.")] = 5,
+    n: Annotated[int, typer.Option("-n", min=1, max=100, help="How many articles.")] = 5,
 ) -> None:
     """The most recent articles (optionally on a topic) with short summaries."""
     items = _engine().latest(topic, n=n)
@@ -272,11 +274,17 @@ def run_shell(engine: Engine, stream, console: Console) -> None:
                     console.print(_report_line(r), markup=False)
             elif cmd == "add":
                 args = shlex.split(rest)
-                console.print(_report_line(engine.add_source(args[0])), markup=False)
+                if not args:
+                    console.print("usage: add FILE_OR_URL [NAME]", markup=False)
+                else:
+                    report = engine.add_source(args[0], args[1] if len(args) > 1 else None)
+                    console.print(_report_line(report), markup=False)
             else:
                 q = rest if cmd == "ask" else line
                 console.print(engine.ask(q).answer, markup=False)
         except NewsbotError as exc:
+            console.print(f"error: {exc}", markup=False)
+        except ValueError as exc:  # unbalanced quotes in `add`
             console.print(f"error: {exc}", markup=False)
         console.print("", markup=False)
 

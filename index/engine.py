@@ -52,8 +52,11 @@ class IndexReport:
         return self.__dict__.copy()
 
 
-def canonical_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+def canonical_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
     query = urlencode(sorted(
         (k, v) for k, v in parse_qsl(parts.query) if not k.lower().startswith(("utm_", "ref"))
     ))
@@ -86,7 +89,9 @@ class Engine:
         store = Store(Path(s.newsbot_data_dir), client)
         fetcher = Fetcher(timeout=s.newsbot_fetch_timeout, max_bytes=s.newsbot_max_source_bytes,
                           allow_private=s.newsbot_allow_private_urls)
-        return cls(store, embedder or SentenceTransformerEmbedder(s.newsbot_model), fetcher, s)
+        engine = cls(store, embedder or SentenceTransformerEmbedder(s.newsbot_model), fetcher, s)
+        engine.reconcile()  # a run killed earlier may have left orphan vectors
+        return engine
 
     def close(self) -> None:
         self.store.close()
@@ -130,8 +135,11 @@ class Engine:
         for n in names:
             try:
                 reports.append(self.refresh_source(n, progress))
-            except SourceError as exc:
+            except NewsbotError as exc:
                 reports.append(IndexReport(source=n, error=str(exc)))
+            except Exception:  # a bug with one source must not stop the others
+                log.exception("refreshing source %s failed", n)
+                reports.append(IndexReport(source=n, error=f"{n}: failed unexpectedly (see the log)"))
         return reports
 
     def refresh_source(self, name: str, progress: Progress | None = None) -> IndexReport:
@@ -146,7 +154,7 @@ class Engine:
             raise
         except Exception as exc:  # a parser bug must not take the other sources down
             log.exception("reading source %s failed", name)
-            err = SourceError(name, f"could not be read ({type(exc).__name__}: {exc})")
+            err = SourceError(name, "could not be read (an unexpected error; see the log)")
             self.store.record_refresh(name, str(err))
             raise err from exc
         # file and folder sources mirror their files; feeds and pages keep what they once held
@@ -160,15 +168,20 @@ class Engine:
     # -- indexing ------------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Finish what a killed run left: drop vectors with no passage row, re-add missing ones
-        from the vectors SQLite keeps (no model needed)."""
-        if self.store.get_state("dirty") is None:
+        from the vectors SQLite keeps (no model needed). Also repairs a Chroma that lost vectors
+        (wiped, or a new server)."""
+        if not self._needs_reconcile():
             return
         with self._lock() as locked:
             if locked:  # else another process is indexing now and cleans up itself
                 self._reconcile()
 
+    def _needs_reconcile(self) -> bool:
+        return (self.store.get_state("dirty") is not None
+                or self.store.collection.count() != self.store.passage_count())
+
     def _reconcile(self) -> None:
-        if self.store.get_state("dirty") is None:
+        if not self._needs_reconcile():
             return
         log.info("reconciling the index after an interrupted run")
         rows = self.store.all_passage_ids()
@@ -266,6 +279,7 @@ class Engine:
                 self.store.set_state("dirty", "1")
                 dropped = self.store.unlink_articles(source, gone)
                 self.store.delete_vectors(dropped)
+                self.store.set_state("dirty", None)
                 report.removed = len(gone)
 
         if changed:

@@ -116,7 +116,10 @@ def _short(exc: BaseException) -> str:
 
 
 def is_url(location: str) -> bool:
-    return urlsplit(location).scheme in ("http", "https")
+    try:
+        return urlsplit(location).scheme in ("http", "https")
+    except ValueError:  # "http://[::1" and other malformed URLs
+        return False
 
 
 def source_kind(location: str) -> str:

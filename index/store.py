@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -96,8 +97,13 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self.chroma = chroma_client
+        # one collection per data directory, so two indexes can share a Chroma server
+        name = self.get_state("collection")
+        if name is None:
+            name = f"{COLLECTION}_{uuid.uuid4().hex[:12]}"
+            self.set_state("collection", name)
         self.collection = chroma_client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
 
     def close(self) -> None:
@@ -319,6 +325,9 @@ class Store:
         p = self._q("SELECT COUNT(*) AS n FROM passages")[0]
         return {"articles": r["n"], "passages": p["n"], "first": from_ts(r["lo"]),
                 "last": from_ts(r["hi"])}
+
+    def passage_count(self) -> int:
+        return self._q("SELECT COUNT(*) FROM passages")[0][0]
 
     def all_passage_ids(self) -> set[str]:
         return {r[0] for r in self._q("SELECT id FROM passages")}

@@ -25,7 +25,10 @@ def parse_date(value: object) -> datetime | None:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float):
-        dt = datetime.fromtimestamp(float(value), UTC)
+        try:
+            dt = datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     else:
         s = str(value).strip()
         if not s:
@@ -36,7 +39,7 @@ def parse_date(value: object) -> datetime | None:
         except ValueError:
             try:
                 dt = email.utils.parsedate_to_datetime(s)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 for fmt in ("%B %d, %Y", "%d %B %Y", "%Y/%m/%d", "%b %d, %Y"):
                     try:
                         dt = datetime.strptime(s, fmt)

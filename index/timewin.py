@@ -33,19 +33,25 @@ def time_window(question: str, now: datetime | None = None) -> TimeWindow:
     q = question.lower()
     now = now or datetime.now(UTC)
     today = _day(now)
-    recent = bool(re.search(r"\b(latest|newest|most recent|recent(ly)?|current(ly)?|now|new)\b", q))
+    recent = bool(re.search(r"\b(latest|newest|most recent|recent(ly)?|current(ly)?|right now|"
+                            r"new developments?|news today)\b", q))
     if re.search(r"\btoday\b", q):
         return TimeWindow(today, None, True, "today")
     if re.search(r"\byesterday\b", q):
         return TimeWindow(today - timedelta(days=1), today, True, "yesterday")
-    if re.search(r"\b(this|past) week\b", q):
-        return TimeWindow(today - timedelta(days=today.weekday()) if "this" in q else today - timedelta(days=7), None, True, "this week" if "this week" in q else "the past week")
+    m = re.search(r"\b(this|past) week\b", q)
+    if m:
+        if m.group(1) == "this":
+            return TimeWindow(today - timedelta(days=today.weekday()), None, True, "this week")
+        return TimeWindow(today - timedelta(days=7), None, True, "the past week")
     if re.search(r"\blast week\b", q):
         start = today - timedelta(days=today.weekday() + 7)
         return TimeWindow(start, start + timedelta(days=7), True, "last week")
-    if re.search(r"\b(this|past) month\b", q):
-        since = today.replace(day=1) if "this month" in q else today - timedelta(days=30)
-        return TimeWindow(since, None, True, "this month" if "this month" in q else "the past month")
+    m = re.search(r"\b(this|past) month\b", q)
+    if m:
+        if m.group(1) == "this":
+            return TimeWindow(today.replace(day=1), None, True, "this month")
+        return TimeWindow(today - timedelta(days=30), None, True, "the past month")
     if re.search(r"\bthis year\b", q):
         return TimeWindow(today.replace(month=1, day=1), None, True, "this year")
     m = re.search(r"\b(?:in|during|of)\s+(" + "|".join(_MONTHS) + r")\s+((?:19|20)\d\d)\b", q)

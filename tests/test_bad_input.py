@@ -262,3 +262,14 @@ def test_folder_with_one_bad_file(engine, tmp_path):
     assert report.articles == 1
     assert "folder/b.txt: binary file" in {s.name: s for s in engine.list_sources()}["folder"].last_error
     assert Path(folder).exists()
+
+
+def test_malformed_fields_skip_their_line_only(engine, tmp_path):
+    p = tmp_path / "odd.jsonl"
+    p.write_text('{"title": "Odd link", "text": "A story with a broken link.", "url": "http://[::1"}\n'
+                 '{"title": "Far future", "text": "A story from the far future.", "published": 1e20}\n'
+                 '{"title": "Fine", "text": "A fine story about trams.", "published": "2020-02-02"}\n')
+    report = engine.add_source(str(p), "odd")
+    assert report.articles == 2
+    listed = {s.name: s for s in engine.list_sources()}
+    assert "odd line 2: published is not a date" in listed["odd"].last_error

@@ -162,11 +162,29 @@ async def test_non_admin_cannot_reindex(env):
     await _final(it, lambda r: "Only admins" in (r.get("content") or ""))
 
 
-async def test_admin_adds_a_feed_and_reindexes_with_progress(env, tmp_path):
+@pytest.fixture
+def web(tmp_path):
+    """The admin's feed, served on 127.0.0.1 (the engine here allows private addresses)."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_admin_adds_a_feed_and_reindexes_with_progress(env, tmp_path, web):
     standin, bot, embedder = env
     feed = tmp_path / "gazette.xml"
     feed.write_text((DEMO / "feed.xml").read_text())
-    it = await standin.send_interaction("source add", {"url_or_feed": str(feed), "name": "gazette"}, user="admin")
+    it = await standin.send_interaction("source add", {"url_or_feed": str(feed), "name": "local"}, user="admin")
+    rec = await _final(it, lambda r: "URL" in (r.get("content") or ""))
+    assert it.ephemeral and "feed or web page URL" in rec["content"]
+    it = await standin.send_interaction("source add", {"url_or_feed": f"{web}/gazette.xml", "name": "gazette"}, user="admin")
     await _final(it, lambda r: (r.get("content") or "").startswith("Added."))
     assert "**gazette**: 3 articles, 3 new" in it.original["content"]
     embedder.slow_down(bot.engine, 0.5)
@@ -253,3 +271,13 @@ async def test_cooldown(env):
     # another user is not held up
     other = await standin.send_interaction("ask", q, user="admin")
     await other.wait_for(lambda r: r.get("embeds"))
+
+
+async def test_an_error_after_the_defer_reaches_the_user_privately(env):
+    standin, _, _ = env
+    it = await standin.send_interaction("source remove", {"name": "nope"}, user="admin")
+    rec = await it.wait_for(lambda r: "no source named" in (r.get("content") or ""))
+    assert rec["flags"] & 64, "the error was posted publicly"
+    assert rec["content"] == "no source named 'nope' (see `newsbot index list`)"
+    assert all(standin.is_deleted(m) for m in [it.original_message_id] if m)
+    assert "Traceback" not in rec["content"] and "Error" not in rec["content"]

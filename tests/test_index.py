@@ -110,3 +110,14 @@ def test_vectors_without_a_manifest_row_are_never_shown(fake_engine):
     fake_engine.reconcile()
     assert "p_orphan" not in fake_engine.store.all_vector_ids()
     assert isinstance(vec, np.ndarray)
+
+
+def test_a_chroma_that_lost_its_vectors_is_repaired_from_sqlite(fake_engine):
+    fake_engine.add_source(str(DEMO / "articles.jsonl"), "demo")
+    store = fake_engine.store
+    want = store.all_passage_ids()
+    store.delete_vectors(list(want)[:5])
+    before = fake_engine.embedder.texts_encoded
+    fake_engine.reconcile()
+    assert store.all_vector_ids() == want
+    assert fake_engine.embedder.texts_encoded == before  # restored without the model

@@ -12,9 +12,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.client import NewsBot, admin_only
+from bot.client import NewsBot, admin_only, send_ephemeral
 from bot.render import NO_PINGS, batches, latest_embeds
 from index.engine import IndexReport
+from index.errors import SourceError
+from index.sources import is_url
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
@@ -88,11 +90,22 @@ class Admin(commands.Cog):
                          url_or_feed: app_commands.Range[str, 1, 500],
                          name: app_commands.Range[str, 1, 60]) -> None:
         """Add a feed or web page and index it."""
+        if not is_url(url_or_feed.strip()):
+            # files on the bot's machine are for the command line, not for Discord users
+            await send_ephemeral(interaction, "Give a feed or web page URL (http or https).")
+            return
         await interaction.response.defer(thinking=True)
         progress = _LiveProgress(interaction, "Indexing")
-        report = await self.bot.run_engine(self.bot.engine.add_source, url_or_feed, name,
-                                           progress)
-        await interaction.edit_original_response(content="Added. " + report_line(report),
+        try:
+            report = await self.bot.run_engine(self.bot.engine.add_source, url_or_feed, name,
+                                               progress)
+        except SourceError as exc:
+            # the admin asked for this source; what went wrong is the result, kept in /sources
+            await interaction.edit_original_response(content=f"Could not add it: {exc}",
+                                                     allowed_mentions=NO_PINGS)
+            return
+        verb = "Added." if report.source == name else f"Already indexed as {report.source}; refreshed."
+        await interaction.edit_original_response(content=f"{verb} {report_line(report)}",
                                                  allowed_mentions=NO_PINGS)
 
     @source.command(name="remove")
@@ -113,7 +126,9 @@ class Admin(commands.Cog):
                       name: app_commands.Range[str, 1, 60] | None = None) -> None:
         """Re-read one source or all of them now."""
         await interaction.response.defer(thinking=True)
-        await interaction.edit_original_response(content=f"Reindexing {name or 'all sources'}…")
+        what = discord.utils.escape_markdown(name) if name else "all sources"
+        await interaction.edit_original_response(content=f"Reindexing {what}…",
+                                                 allowed_mentions=NO_PINGS)
         progress = _LiveProgress(interaction, "Reindexing")
         reports = await self.bot.run_engine(self.bot.engine.refresh, name, progress)
         if progress.pending is not None:
@@ -124,7 +139,11 @@ class Admin(commands.Cog):
 
     @tasks.loop(minutes=60)
     async def refresh_feeds(self) -> None:
-        sources = await self.bot.run_engine(self.bot.engine.list_sources)
+        try:
+            sources = await self.bot.run_engine(self.bot.engine.list_sources)
+        except Exception:
+            log.exception("scheduled refresh could not list the sources")
+            return
         for s in sources:
             if s.kind not in ("url", "feed"):
                 continue
@@ -145,9 +164,13 @@ class Admin(commands.Cog):
         if not isinstance(channel, discord.abc.Messageable):
             log.warning("digest channel %s not found", self.bot.settings.digest_channel_id)
             return
-        items = await self.bot.run_engine(self.bot.engine.latest, None, 5)
-        for group in batches(latest_embeds(items, None)):
-            await channel.send(content="Today's digest", embeds=group, allowed_mentions=NO_PINGS)
+        try:
+            items = await self.bot.run_engine(self.bot.engine.latest, None, 5)
+            for group in batches(latest_embeds(items, None)):
+                await channel.send(content="Today's digest", embeds=group,
+                                   allowed_mentions=NO_PINGS)
+        except Exception:  # the loop must survive to post tomorrow
+            log.exception("the daily digest failed")
 
     @digest.before_loop
     async def _before_digest(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NewsBot
+from bot.client import NewsBot, question_cooldown
 from bot.render import NO_PINGS, answer_embeds, batches
 from index.answer import key_names
 
@@ -19,14 +20,6 @@ log = logging.getLogger(__name__)
 THREAD_NAME_LIMIT = 100
 
 
-def _cooldown_key(interaction: discord.Interaction) -> int:
-    return interaction.user.id
-
-
-def question_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown:
-    """ASK_COOLDOWN_USES questions per ASK_COOLDOWN_SECONDS for each user (/ask and /search)."""
-    s = interaction.client.settings  # type: ignore[attr-defined]
-    return app_commands.Cooldown(s.ask_cooldown_uses, s.ask_cooldown_seconds)
 
 
 _NEXT = re.compile(r"\b(next|then|after that|afterwards|since then|later|now)\b", re.I)
@@ -54,13 +47,10 @@ def follow_up(turns: list[_Turn], question: str) -> tuple[str | None, datetime |
 class Ask(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
-        s = bot.settings
-        self._mention_cooldown = commands.CooldownMapping.from_cooldown(
-            s.ask_cooldown_uses, s.ask_cooldown_seconds, commands.BucketType.user)
 
     @app_commands.command(name="ask")
     @app_commands.describe(question="What do you want to know about the news?")
-    @app_commands.checks.dynamic_cooldown(question_cooldown, key=_cooldown_key)
+    @question_cooldown()
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, 300]) -> None:
         """Ask a question; the answer quotes the news, with sources."""
@@ -87,8 +77,7 @@ class Ask(commands.Cog):
             await message.reply("Ask me about the news, for example: what happened in Idlib?",
                                 allowed_mentions=NO_PINGS, mention_author=False)
             return
-        bucket = self._mention_cooldown.get_bucket(message)
-        retry = bucket.update_rate_limit() if bucket else None
+        retry = self.bot.question_limiter.retry_after(message.author.id)
         if retry:
             await message.reply(f"You're asking quickly: try again in {retry:.0f} seconds.",
                                 allowed_mentions=NO_PINGS, mention_author=False,
@@ -100,20 +89,29 @@ class Ask(commands.Cog):
                 await self._answer_in_thread(channel, question)  # type: ignore[arg-type]
             elif isinstance(channel, discord.TextChannel) and not replied_to_us:
                 name = question if len(question) <= THREAD_NAME_LIMIT else question[:97] + "…"
-                thread = await message.create_thread(name=name, auto_archive_duration=1440)
-                self.bot.thread_questions[thread.id] = []
-                await self._answer_in_thread(thread, question)
+                try:
+                    thread = await message.create_thread(name=name, auto_archive_duration=1440)
+                except discord.HTTPException:  # no permission to open threads: answer in place
+                    await self._reply(message, question)
+                else:
+                    self.bot.thread_questions[thread.id] = []
+                    await self._answer_in_thread(thread, question)
             else:
-                async with channel.typing():
-                    answer = await self.bot.run_engine(self.bot.engine.ask, question)
-                for i, group in enumerate(batches(answer_embeds(answer))):
-                    if i == 0:
-                        await message.reply(embeds=group, allowed_mentions=NO_PINGS,
-                                            mention_author=False)
-                    else:
-                        await channel.send(embeds=group, allowed_mentions=NO_PINGS)
-        except discord.HTTPException:
+                await self._reply(message, question)
+        except Exception:
             log.exception("could not answer a message in %s", channel.id)
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply("Sorry, I couldn't answer that; the error has been logged.",
+                                    allowed_mentions=NO_PINGS, mention_author=False)
+
+    async def _reply(self, message: discord.Message, question: str) -> None:
+        async with message.channel.typing():
+            answer = await self.bot.run_engine(self.bot.engine.ask, question)
+        for i, group in enumerate(batches(answer_embeds(answer))):
+            if i == 0:
+                await message.reply(embeds=group, allowed_mentions=NO_PINGS, mention_author=False)
+            else:
+                await message.channel.send(embeds=group, allowed_mentions=NO_PINGS)
 
     async def _answer_in_thread(self, thread: discord.Thread, question: str) -> None:
         turns = self.bot.thread_questions.setdefault(thread.id, [])

@@ -6,8 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NewsBot
-from bot.cogs.ask import _cooldown_key, question_cooldown
+from bot.client import NewsBot, question_cooldown
 from bot.render import NO_PINGS, batches, latest_embeds, search_embeds, sources_embed
 
 
@@ -29,7 +28,7 @@ class News(commands.Cog):
 
     @app_commands.command(name="search")
     @app_commands.describe(query="Words or a question to look for")
-    @app_commands.checks.dynamic_cooldown(question_cooldown, key=_cooldown_key)
+    @question_cooldown()
     async def search(self, interaction: discord.Interaction,
                      query: app_commands.Range[str, 1, 300]) -> None:
         """The articles that best match, to read for yourself."""
