@@ -13,7 +13,7 @@ class BotSettings(IndexSettings):
     # Comma-separated role ids whose members may add sources and reindex (besides Manage Server).
     admin_role_ids: str = ""
     dev_guild_id: int | None = None
-    refresh_minutes: int = 60
+    refresh_minutes: float = 60
     digest_channel_id: int | None = None
     digest_hour_utc: int = 8
     # Where to find Discord: a REST proxy, a gateway proxy, or the tests' stand-in.

@@ -52,18 +52,19 @@ class SlowEmbedder:
 
 
 @pytest.fixture
-async def env(tmp_path, model):
+async def env(tmp_path, model, request):
+    overrides = getattr(request, "param", {})
     standin = DiscordStandIn()
     await standin.start()
     old = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     embedder = SlowEmbedder(model)
     engine = make_engine(tmp_path / "data", embedder, allow_private=True)
     await asyncio.to_thread(engine.add_source, str(DEMO / "articles.jsonl"), "demo")
+    values = {"refresh_minutes": 0, "ask_cooldown_uses": 3, "ask_cooldown_seconds": 60,
+              "admin_role_ids": "", "discord_token": None, **overrides}
     settings = BotSettings(
         newsbot_data_dir=tmp_path / "data", dev_guild_id=standin.guild_id,
-        discord_api_base=standin.api_base, discord_gateway_url=standin.gateway_url,
-        refresh_minutes=0, ask_cooldown_uses=3, ask_cooldown_seconds=60,
-        admin_role_ids="", discord_token=None,
+        discord_api_base=standin.api_base, discord_gateway_url=standin.gateway_url, **values,
     )
     point_at(settings.discord_api_base, settings.discord_gateway_url)
     bot = NewsBot(engine, settings, guild_ready_timeout=0.1)
@@ -281,3 +282,64 @@ async def test_an_error_after_the_defer_reaches_the_user_privately(env):
     assert rec["content"] == "no source named 'nope' (see `newsbot index list`)"
     assert all(standin.is_deleted(m) for m in [it.original_message_id] if m)
     assert "Traceback" not in rec["content"] and "Error" not in rec["content"]
+
+
+@pytest.mark.parametrize("env", [{"refresh_minutes": 0.02}], indirect=True)
+async def test_feeds_are_refreshed_on_schedule(env, tmp_path, web):
+    _standin, bot, _ = env
+    feed = tmp_path / "gazette.xml"
+    feed.write_text((DEMO / "feed.xml").read_text())
+    await asyncio.to_thread(bot.engine.add_source, f"{web}/gazette.xml", "gazette")
+    feed.write_text((DEMO / "feed.xml").read_text().replace(
+        "1.42 million TEU.", "1.42 million TEU. The harbour master confirmed it."))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        hits = await asyncio.to_thread(bot.engine.search, "harbour master confirmed", 1)
+        if hits and "harbour master confirmed" in hits[0].passage.text:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("the scheduled refresh did not pick up the changed feed")
+
+
+@pytest.mark.parametrize("env", [{"digest_channel_id": 0}], indirect=True)
+async def test_daily_digest_posts_the_latest(env):
+    standin, bot, _ = env
+    bot.settings.digest_channel_id = standin.channel_id
+    cog = bot.get_cog("Admin")
+    await cog.digest.coro(cog)
+    rec = await standin.wait_for(lambda r: r["kind"] == "channel_message" and r.get("embeds"))
+    assert rec["content"] == "Today's digest"
+    assert "Brackenford" in rec["embeds"][0]["description"]
+    _no_pings(rec)
+
+
+async def test_an_answer_over_2000_characters_arrives_whole(env):
+    standin, bot, _ = env
+    clause = ("the harbour commission reported that the new breakwater, built over four "
+              "winters with stone from the northern quarries, withstood the storm surge")
+    text = "\n\n".join(
+        f"In section {i} of its report, " + ", and ".join([clause] * 9) + f", section {i} said."
+        for i in range(1, 4))
+    article = {"id": "long-report", "title": "Breakwater report", "text": text,
+               "source": "Harbour Gazette", "published": "2020-02-19T10:00:00Z",
+               "url": "https://demo.newsbot.example/long"}
+    src = DEMO.parent / "tests" / "_long.jsonl"
+    try:
+        src.write_text(json.dumps(article) + "\n")
+        await asyncio.to_thread(bot.engine.add_source, str(src), "long")
+    finally:
+        src.unlink()
+    it = await standin.send_interaction(
+        "ask", {"question": "What did the harbour commission report about the breakwater in the storm surge?"})
+    await it.wait_for(lambda r: r.get("embeds"))
+    await asyncio.sleep(1)
+    embeds = _embeds(it.records)
+    total = sum(len(e.get("description", "")) for e in embeds)
+    assert total > 2000  # more than one message of plain text could hold
+    assert not standin.rejected
+    for e in embeds:
+        assert len(e["description"]) <= 4096
+        for line in e["description"].split("\n"):
+            if line.startswith("> "):
+                assert line.endswith("]**"), "a quote was cut"
