@@ -22,14 +22,18 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="newsbot: cited answers from the news you index.")
 index_app = typer.Typer(no_args_is_help=True, help="Add, list, refresh and remove news sources.")
 app.add_typer(index_app, name="index")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
 def _engine() -> Engine:
-    return Engine.from_settings(IndexSettings())
+    try:
+        return Engine.from_settings(IndexSettings())
+    except NewsbotError as exc:
+        _fail(exc)
+        raise  # unreachable: _fail exits
 
 
 def _fail(exc: Exception) -> None:

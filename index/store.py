@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import ConfigError
 from index.models import Passage, SourceInfo, StoredArticle
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "newsbot_passages"
+SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
     name TEXT PRIMARY KEY, location TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
@@ -95,7 +97,15 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='passages'").fetchone() is not None
+        if has_tables and version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self.data_dir} was written by an older newsbot; move it away and add the "
+                "sources again")
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.chroma = chroma_client
         # one collection per data directory, so two indexes can share a Chroma server
         name = self.get_state("collection")
