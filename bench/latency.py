@@ -39,6 +39,8 @@ def replicate(engine, target: int) -> None:
                 return
             chunk = [a for a in base[i : i + 200]
                      if not store.get_articles([f"{a.id}#copy{c}"])]
+            if not chunk:
+                continue
             rows, passages, vectors, titles = [], [], {}, {}
             published = {}
             for a in chunk:

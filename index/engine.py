@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 # progress(done, total, what): called from the indexing thread.
 Progress = Callable[[int, int, str], None]
-ARTICLES_PER_COMMIT = 64  # articles made visible per SQLite transaction
-ENCODE_GROUP = 512  # passages handed to the model at once
+ARTICLES_PER_COMMIT = 512  # articles made visible per SQLite transaction
+ENCODE_GROUP = 1024  # passages handed to the model at once (and per progress tick)
 
 
 @dataclass
@@ -284,14 +284,13 @@ class Engine:
 
         if changed:
             self.store.set_state("dirty", "1")
-            total = sum(len(split_passages(r["id"], r["text"], salt=r["title"])) for r in changed)
+            split = {r["id"]: split_passages(r["id"], r["text"], salt=r["title"]) for r in changed}
+            total = sum(len(ps) for ps in split.values())
             done = 0
             step = self.articles_per_commit
             for i in range(0, len(changed), step):
                 chunk = changed[i : i + step]
-                passages: list[Passage] = []
-                for r in chunk:
-                    passages += split_passages(r["id"], r["text"], salt=r["title"])
+                passages: list[Passage] = [p for r in chunk for p in split[r["id"]]]
                 old = self.store.passage_vectors_of([r["id"] for r in chunk])
                 need = [p for p in passages if p.id not in old]
                 kept = [p for p in passages if p.id in old]

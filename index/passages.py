@@ -13,6 +13,7 @@ from index.models import Passage
 MAX_WORDS = 150
 _WORD = re.compile(r"\S+")
 _PARA = re.compile(r"\n\s*\n")
+_INNER_END = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
 
 
 @lru_cache(maxsize=1)
@@ -30,6 +31,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for para_start, para_end in _paragraphs(text):
         para = text[para_start:para_end]
+        if "\n" not in para.strip() and not _INNER_END.search(para.strip()):
+            # one sentence: no end mark before its last word (a third of news paragraphs);
+            # pysbd is the slow part of indexing, so it is spared these
+            spans.append(_trim(text, para_start, para_end))
+            continue
         for span in _segmenter().segment(para):
             start, end = _trim(text, para_start + span.start, para_start + span.end)
             if end > start:
