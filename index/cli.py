@@ -90,14 +90,7 @@ class _Bar:
 def _report_line(r: IndexReport) -> str:
     if r.error:
         return f"{r.source}: failed: {r.error}"
-    parts = [f"{r.articles} articles", f"{r.new} new", f"{r.updated} updated",
-             f"{r.unchanged} unchanged"]
-    if r.duplicates:
-        parts.append(f"{r.duplicates} duplicates skipped")
-    if r.removed:
-        parts.append(f"{r.removed} removed")
-    parts.append(f"{r.embedded} passages embedded in {r.seconds:.1f}s")
-    return f"{r.source}: " + ", ".join(parts)
+    return f"{r.source}: {r.counts()}, {r.embedded} passages embedded in {r.seconds:.1f}s"
 
 
 @index_app.command("add")

@@ -51,6 +51,16 @@ class IndexReport:
     def to_json(self) -> dict:
         return self.__dict__.copy()
 
+    def counts(self) -> str:
+        """"8 articles, 8 new, 0 updated, 0 unchanged[, N duplicates skipped][, N removed]"."""
+        parts = [f"{self.articles} articles", f"{self.new} new", f"{self.updated} updated",
+                 f"{self.unchanged} unchanged"]
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicates skipped")
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        return ", ".join(parts)
+
 
 def canonical_url(url: str) -> str | None:
     try:

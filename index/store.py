@@ -135,6 +135,13 @@ class Store:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
+    def _q_in(self, sql: str, ids: Iterable[str]) -> list[sqlite3.Row]:
+        """`sql` with `{ids}` standing for a list of placeholders, run in chunks of 500 ids."""
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            rows += self._q(sql.format(ids=",".join("?" * len(chunk))), chunk)
+        return rows
+
     # -- state ---------------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
         rows = self._q("SELECT value FROM state WHERE key=?", (key,))
@@ -225,19 +232,11 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------------
     def article_hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT id, text_hash FROM articles WHERE id IN ({marks})", chunk):
-                out[r["id"]] = r["text_hash"]
-        return out
+        rows = self._q_in("SELECT id, text_hash FROM articles WHERE id IN ({ids})", ids)
+        return {r["id"]: r["text_hash"] for r in rows}
 
     def article_by_norm_hash(self, h: str) -> str | None:
         rows = self._q("SELECT id FROM articles WHERE norm_hash=? LIMIT 1", (h,))
-        return rows[0]["id"] if rows else None
-
-    def article_by_url(self, canonical_url: str) -> str | None:
-        rows = self._q("SELECT id FROM articles WHERE canonical_url=? LIMIT 1", (canonical_url,))
         return rows[0]["id"] if rows else None
 
     def link(self, source: str, article_ids: Iterable[str]) -> None:
@@ -247,24 +246,11 @@ class Store:
                 [(source, a) for a in article_ids],
             )
 
-    def passage_ids_of(self, article_ids: Sequence[str]) -> set[str]:
-        out: set[str] = set()
-        for chunk in _chunks(list(article_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            out |= {r[0] for r in self._q(
-                f"SELECT id FROM passages WHERE article_id IN ({marks})", chunk)}
-        return out
-
     def passage_vectors_of(self, article_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these articles' current passages, by passage id."""
-        out: dict[str, np.ndarray] = {}
-        for chunk in _chunks(list(article_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(
-                f"SELECT id, vector FROM passages WHERE article_id IN ({marks})", chunk
-            ):
-                out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
-        return out
+        rows = self._q_in("SELECT id, vector FROM passages WHERE article_id IN ({ids})",
+                          article_ids)
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def commit_articles(self, source: str, rows: list[dict], passages: list[Passage],
                         titles: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
@@ -291,20 +277,12 @@ class Store:
             )
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
-        out: dict[str, StoredArticle] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT * FROM articles WHERE id IN ({marks})", chunk):
-                out[r["id"]] = _article(r)
-        return out
+        rows = self._q_in("SELECT * FROM articles WHERE id IN ({ids})", ids)
+        return {r["id"]: _article(r) for r in rows}
 
     def get_passages(self, ids: Iterable[str]) -> dict[str, Passage]:
-        out: dict[str, Passage] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT * FROM passages WHERE id IN ({marks})", chunk):
-                out[r["id"]] = _passage(r)
-        return out
+        rows = self._q_in("SELECT * FROM passages WHERE id IN ({ids})", ids)
+        return {r["id"]: _passage(r) for r in rows}
 
     def passages_of_article(self, article_id: str) -> list[Passage]:
         return [_passage(r) for r in self._q(
@@ -454,23 +432,14 @@ class Store:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Passage vectors from SQLite, the copy that is always in step with the manifest."""
-        out: dict[str, np.ndarray] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk):
-                out[r[0]] = np.frombuffer(r[1], dtype=np.float32)
-        return out
+        rows = self._q_in("SELECT id, vector FROM passages WHERE id IN ({ids})", ids)
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def published_of(self, passage_ids: Sequence[str]) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for chunk in _chunks(list(passage_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(
-                f"SELECT p.article_id, a.published FROM passages p JOIN articles a "
-                f"ON a.id = p.article_id WHERE p.id IN ({marks})", chunk
-            ):
-                out[r[0]] = r[1]
-        return out
+        rows = self._q_in(
+            "SELECT p.article_id, a.published FROM passages p JOIN articles a "
+            "ON a.id = p.article_id WHERE p.id IN ({ids})", passage_ids)
+        return {r[0]: r[1] for r in rows}
 
 
 def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:

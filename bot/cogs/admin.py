@@ -25,12 +25,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 def report_line(r: IndexReport) -> str:
     if r.error:
         return f"**{r.source}**: failed: {r.error}"
-    parts = [f"{r.articles} articles", f"{r.new} new", f"{r.updated} updated"]
-    if r.duplicates:
-        parts.append(f"{r.duplicates} duplicates skipped")
-    if r.removed:
-        parts.append(f"{r.removed} removed")
-    line = f"**{r.source}**: " + ", ".join(parts) + f" ({r.embedded} passages embedded)"
+    line = f"**{r.source}**: {r.counts()} ({r.embedded} passages embedded)"
     if r.problems:
         line += f"\n⚠ {r.problems[0][:300]}"
     return line
