@@ -37,8 +37,8 @@ def bbc_as_articles_jsonl(dest: Path) -> Path:
 
 
 def fresh_engine(data_dir: str | None = None, **settings):
-    from index.config import IndexSettings
     from index.engine import Engine
+    from index.settings import IndexSettings
 
     d = data_dir or tempfile.mkdtemp(prefix="newsbot-bench-")
-    return Engine.from_settings(IndexSettings(newsbot_data_dir=Path(d), **settings))
+    return Engine.from_settings(IndexSettings(data_dir=Path(d), **settings))

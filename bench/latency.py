@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=200)
     args = ap.parse_args()
     engine = fresh_engine(args.data_dir)
-    if engine.store.stats()["articles"] == 0:
+    if engine.store.stats().articles == 0:
         src = bbc_as_articles_jsonl(Path(engine.store.data_dir) / "bbc.jsonl")
         t0 = time.perf_counter()
         engine.add_source(str(src), "bbc")
@@ -94,7 +94,7 @@ def main() -> None:
     print("passages   command  p50 ms  p95 ms")
     for target in (10_000, 100_000):
         replicate(engine, target)
-        n = engine.store.stats()["passages"]
+        n = engine.store.stats().passages
         for name, (p50, p95) in measure(engine, qs).items():
             print(f"{n:8}   {name:7} {p50:7.1f} {p95:7.1f}")
 

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sys
 
-from bot.client import NewsBot, point_at
+from bot.client import NewsBot
+from bot.gateway import point_at
 from bot.settings import BotSettings
 from index.engine import Engine
+from index.settings import IndexSettings
 
 log = logging.getLogger("bot")
 
@@ -31,7 +33,7 @@ async def start(settings: BotSettings, engine: Engine) -> None:
 def main() -> None:
     configure_logging()
     settings = BotSettings()
-    engine = Engine.from_settings(settings)
+    engine = Engine.from_settings(IndexSettings())
     try:
         asyncio.run(start(settings, engine))
     except KeyboardInterrupt:

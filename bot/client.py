@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import discord
-import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.gateway import use_gateway
 from bot.settings import BotSettings
 from index.engine import Engine
-from index.errors import NewsbotError
+from index.errors import NewsbotError, UnknownSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COGS = ("bot.cogs.ask", "bot.cogs.news", "bot.cogs.admin")
-
-
-def point_at(api_base: str | None, gateway_url: str | None) -> None:
-    """Send REST and gateway traffic somewhere other than discord.com (a proxy, a stand-in)."""
-    if api_base:
-        discord.http.Route.BASE = api_base.rstrip("/")
-    if gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
 class NotAdmin(app_commands.CheckFailure):
@@ -40,26 +29,18 @@ class NotAdmin(app_commands.CheckFailure):
 
 class QuestionLimiter:
     """One per-user budget shared by /ask, /search and questions by mention: `uses` questions
-    in any `per` seconds."""
+    in any `per` seconds (discord.py's cooldown buckets, keyed by user id)."""
 
     def __init__(self, uses: int, per: float) -> None:
         self.uses = uses
         self.per = per
-        self._times: dict[int, collections.deque[float]] = {}
+        self._mapping: commands.CooldownMapping[int] = commands.CooldownMapping(
+            commands.Cooldown(uses, per), lambda user_id: user_id)
 
     def retry_after(self, user_id: int) -> float:
         """0 and counts the question when the user may ask now; else the seconds to wait."""
-        now = time.monotonic()
-        times = self._times.setdefault(user_id, collections.deque())
-        while times and now - times[0] >= self.per:
-            times.popleft()
-        if len(times) >= self.uses:
-            return self.per - (now - times[0])
-        times.append(now)
-        if len(self._times) > 10_000:  # forget users who have not asked for a while
-            for uid in [u for u, t in self._times.items() if not t or now - t[-1] >= self.per]:
-                del self._times[uid]
-        return 0.0
+        bucket = self._mapping.get_bucket(user_id)
+        return (bucket.update_rate_limit() or 0.0) if bucket is not None else 0.0
 
 
 class NewsBot(commands.AutoShardedBot):
@@ -69,8 +50,8 @@ class NewsBot(commands.AutoShardedBot):
         shard_kw: dict[str, Any] = {}
         if settings.shard_count:
             shard_kw["shard_count"] = settings.shard_count
-        if settings.shards:
-            shard_kw["shard_ids"] = settings.shards
+        if settings.shard_ids:
+            shard_kw["shard_ids"] = settings.shard_ids
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents, help_command=None,
             allowed_mentions=discord.AllowedMentions.none(), **shard_kw, **kwargs,
@@ -83,25 +64,7 @@ class NewsBot(commands.AutoShardedBot):
         self.thread_questions: dict[int, list[Any]] = {}
         self.tree.on_error = self.on_app_command_error
         if settings.discord_gateway_url:
-            self._force_gateway(settings.discord_gateway_url)
-
-    def _force_gateway(self, url: str) -> None:
-        # AutoShardedBot asks GET /gateway/bot for the shard count and URL; a configured URL takes
-        # precedence, and a proxy that does not answer that route means one shard.
-        original = self.http.get_bot_gateway
-
-        @functools.wraps(original)
-        async def get_bot_gateway(*args: Any, **kwargs: Any):
-            try:
-                shards, _, limits = await original(*args, **kwargs)
-            except discord.GatewayNotFound:
-                log.info("GET /gateway/bot not answered at %s; running one shard",
-                         discord.http.Route.BASE)
-                return 1, url, {"total": 1000, "remaining": 1000, "reset_after": 0,
-                                "max_concurrency": 1}
-            return shards, url, limits
-
-        self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+            use_gateway(self.http, settings.discord_gateway_url)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: questions in messages are handled by the Ask cog's listener."""
@@ -124,7 +87,7 @@ class NewsBot(commands.AutoShardedBot):
         if interaction.permissions.manage_guild:
             return True
         roles = getattr(interaction.user, "roles", [])
-        return bool(self.settings.admin_roles & {r.id for r in roles})
+        return bool(set(self.settings.admin_role_ids) & {r.id for r in roles})
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
@@ -136,7 +99,9 @@ class NewsBot(commands.AutoShardedBot):
             msg = "You can't use that command here."
         else:
             original = getattr(error, "original", error)
-            if isinstance(original, NewsbotError):
+            if isinstance(original, UnknownSource):
+                msg = f"{original} (see /sources)"
+            elif isinstance(original, NewsbotError):
                 msg = str(original)
             else:
                 log.error("command %s failed", interaction.command and interaction.command.name,

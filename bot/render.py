@@ -5,16 +5,18 @@ from __future__ import annotations
 import discord
 from discord.utils import escape_markdown
 
-from index.answer import format_date
 from index.models import Answer, Citation, Hit, SourceInfo, Summary
+from index.text import format_date
+from index.wording import abstention_sentence
 
 DESCRIPTION_LIMIT = 4096
-CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10
 TOTAL_EMBED_CHARS = 6000
 FIELD_LIMIT = 25
 COLOUR = discord.Colour.from_rgb(46, 104, 160)
 NO_PINGS = discord.AllowedMentions.none()
+TITLE_LIMIT = 256
+EMPTY_HINT = "an admin can add a source with /source add."
 
 
 def citation_line(c: Citation) -> str:
@@ -51,10 +53,12 @@ def pack(blocks: list[str], limit: int, sep: str = "\n") -> list[str]:
 
 
 def answer_embeds(answer: Answer) -> list[discord.Embed]:
-    if answer.abstained:
-        return [discord.Embed(description=escape_markdown(answer.answer)[:DESCRIPTION_LIMIT],
+    if answer.abstention is not None:
+        text = abstention_sentence(answer.abstention, EMPTY_HINT)
+        return [discord.Embed(description=escape_markdown(text)[:DESCRIPTION_LIMIT],
                               colour=discord.Colour.light_grey())]
-    blocks = [quote_block(q.text, q.citation) for q in answer.quotes]
+    blocks = [escape_markdown(answer.phrasing), ""] if answer.phrasing else []
+    blocks += [quote_block(q.text, q.citation) for q in answer.quotes]
     blocks.append("")
     blocks += [citation_line(c) for c in answer.citations]
     pages = pack(blocks, DESCRIPTION_LIMIT)
@@ -66,9 +70,14 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     return embeds
 
 
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, an ellipsis marking a cut."""
+    t = " ".join(text.split())
+    return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
 def _title(question: str) -> str:
-    q = " ".join(question.split())
-    return q if len(q) <= 256 else q[:253] + "…"
+    return shorten(question, TITLE_LIMIT)
 
 
 def batches(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
@@ -98,7 +107,7 @@ def latest_embeds(items: list[Summary], topic: str | None) -> list[discord.Embed
         blocks.append(citation_line(s.citation) + "\n" + "> " + escape_markdown(" ".join(s.sentences)))
     pages = pack(blocks, DESCRIPTION_LIMIT, sep="\n\n")
     embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
-    embeds[0].title = f"Latest{' on ' + topic if topic else ''}"[:256]
+    embeds[0].title = shorten(f"Latest{' on ' + topic if topic else ''}", TITLE_LIMIT)
     return embeds
 
 
@@ -111,8 +120,7 @@ def search_embeds(query: str, hits: list[Hit]) -> list[discord.Embed]:
         if h.article.id in seen:
             continue
         seen.add(h.article.id)
-        c = Citation(len(seen), h.article.id, h.article.title, h.article.publisher, h.article.url,
-                     h.article.published)
+        c = Citation.of(len(seen), h.article)
         snippet = " ".join(h.passage.text.split())
         if len(snippet) > 300:
             snippet = snippet[:300].rsplit(" ", 1)[0] + " …"
@@ -143,8 +151,3 @@ def sources_embed(sources: list[SourceInfo]) -> discord.Embed:
     if len(sources) > shown:
         e.set_footer(text=f"and {len(sources) - shown} more")
     return e
-
-
-def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
-    """Plain text split on line breaks into messages of at most `limit` characters."""
-    return pack(text.split("\n"), limit)

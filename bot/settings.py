@@ -1,17 +1,27 @@
-"""Bot settings from the environment and `.env` (see .env.example)."""
+"""The bot's settings from the environment and `.env` (see .env.example)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.config import IndexSettings
+
+def _int_list(v: object) -> object:
+    """ "1, 2,3" from the environment; a list as it is."""
+    if isinstance(v, str):
+        return [int(x) for x in v.replace(" ", "").split(",") if x]
+    return v
 
 
-class BotSettings(IndexSettings):
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
     # Required to go online; `make run` without it opens the terminal session instead.
     discord_token: SecretStr | None = None
-    # Comma-separated role ids whose members may add sources and reindex (besides Manage Server).
-    admin_role_ids: str = ""
+    # Role ids whose members may add sources and reindex (besides Manage Server).
+    admin_role_ids: Annotated[list[int], NoDecode] = []
     dev_guild_id: int | None = None
     refresh_minutes: float = 60
     digest_channel_id: int | None = None
@@ -20,7 +30,7 @@ class BotSettings(IndexSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     shard_count: int | None = None
-    shard_ids: str = ""
+    shard_ids: Annotated[list[int], NoDecode] = []
     ask_cooldown_seconds: float = 10.0
     ask_cooldown_uses: int = 3
 
@@ -29,11 +39,7 @@ class BotSettings(IndexSettings):
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
 
-    @property
-    def admin_roles(self) -> set[int]:
-        return {int(x) for x in self.admin_role_ids.replace(" ", "").split(",") if x}
-
-    @property
-    def shards(self) -> list[int] | None:
-        ids = [int(x) for x in self.shard_ids.replace(" ", "").split(",") if x]
-        return ids or None
+    @field_validator("admin_role_ids", "shard_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        return _int_list(v)

@@ -7,16 +7,18 @@ import logging
 import shlex
 import sys
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from index.answer import format_citation
-from index.config import IndexSettings
 from index.engine import Engine, IndexReport
-from index.errors import NewsbotError
+from index.errors import NewsbotError, UnknownSource
+from index.models import Answer, Filters
+from index.settings import IndexSettings
+from index.wording import answer_text, citation_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="newsbot: cited answers from the news you index.")
@@ -26,6 +28,16 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+SinceOpt = Annotated[str | None, typer.Option(
+    "--since", help="Only articles published on or after this date (2020-02-10, '10 Feb 2020').")]
+UntilOpt = Annotated[str | None, typer.Option(
+    "--until", help="Only articles published on or before this date.")]
+SourceOpt = Annotated[list[str] | None, typer.Option(
+    "--source", help="Only articles from this source (by name; repeatable).")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="Answer as the index stood on this day: later articles are hidden and "
+                    "'this week' means that day's week.")]
+EMPTY_HINT = "add a source with `newsbot index add`."
 
 
 def _engine() -> Engine:
@@ -33,12 +45,17 @@ def _engine() -> Engine:
         return Engine.from_settings(IndexSettings())
     except NewsbotError as exc:
         _fail(exc)
-        raise  # unreachable: _fail exits
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
     raise typer.Exit(1)
+
+
+def _hinted(exc: NewsbotError) -> NewsbotError:
+    if isinstance(exc, UnknownSource):
+        return NewsbotError(f"{exc} (see `newsbot index list`)")
+    return exc
 
 
 def _questions(args: list[str]) -> Iterator[str]:
@@ -51,7 +68,40 @@ def _questions(args: list[str]) -> Iterator[str]:
             yield a.strip()
 
 
-def _emit(obj: dict) -> None:
+def _day(value: str | None, option: str) -> datetime | None:
+    """A date given on the command line, as the start of that day in UTC."""
+    if value is None:
+        return None
+    import dateparser
+
+    parsed = dateparser.parse(value, settings={"TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True,
+                                               "PREFER_DATES_FROM": "past"})
+    if parsed is None:
+        _fail(NewsbotError(f"{option}: {value!r} is not a date"))
+    return parsed.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _filters(since: str | None, until: str | None, sources: list[str] | None,
+             as_of: str | None) -> Filters:
+    end = _day(until, "--until")
+    return Filters(since=_day(since, "--since"), until=end + timedelta(days=1) if end else None,
+                   sources=tuple(sources or ()), as_of=_day(as_of, "--as-of"))
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    """`ask --json`: the answer as data, with its plain-text wording in `answer`."""
+    return {
+        "question": a.question,
+        "abstained": a.abstained,
+        "answer": answer_text(a, EMPTY_HINT),
+        "quotes": [{"text": q.text, "citation": q.citation, "score": q.score} for q in a.quotes],
+        "citations": [c.to_json() for c in a.citations],
+        "abstention": a.abstention.to_json() if a.abstention else None,
+        "phrasing": a.phrasing,
+    }
+
+
+def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
@@ -62,7 +112,7 @@ class _Bar:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.progress: Progress | None = None
-        self.task = None
+        self.task: Any = None
         self.current: str | None = None
 
     def __enter__(self) -> _Bar:
@@ -145,7 +195,7 @@ def index_refresh(
         with _Bar(not as_json) as bar:
             reports = engine.refresh(name, progress=bar)
     except NewsbotError as exc:
-        _fail(exc)
+        _fail(_hinted(exc))
     failed = False
     for r in reports:
         failed |= bool(r.error)
@@ -165,7 +215,7 @@ def index_remove(name: str) -> None:
     try:
         n = _engine().remove_source(name)
     except NewsbotError as exc:
-        _fail(exc)
+        _fail(_hinted(exc))
     out.print(f"removed {name} ({n} passages)")
 
 
@@ -174,11 +224,14 @@ def search(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many results.")] = 10,
+    since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The best matching passages for each question, with their scores."""
+    filters = _filters(since, until, source, as_of)
     engine = _engine()
     for q in _questions(question):
-        hits = engine.search(q, k=k)
+        hits = engine.search(q, k=k, filters=filters)
         if as_json:
             _emit({"question": q, "results": [h.to_json() for h in hits]})
             continue
@@ -194,15 +247,18 @@ def search(
 def ask(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,
+    since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """A quoted, cited answer to each question, or a plain statement that the news has none."""
+    filters = _filters(since, until, source, as_of)
     engine = _engine()
     for q in _questions(question):
-        a = engine.ask(q)
+        a = engine.ask(q, filters=filters)
         if as_json:
-            _emit(a.to_json())
+            _emit(answer_json(a))
         else:
-            out.print(a.answer + "\n", markup=False)
+            out.print(answer_text(a, EMPTY_HINT) + "\n", markup=False)
 
 
 @app.command()
@@ -210,9 +266,10 @@ def latest(
     topic: Annotated[str | None, typer.Argument(help="Optional topic.")] = None,
     as_json: JsonOpt = False,
     n: Annotated[int, typer.Option("-n", min=1, max=100, help="How many articles.")] = 5,
+    since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
 ) -> None:
     """The most recent articles (optionally on a topic) with short summaries."""
-    items = _engine().latest(topic, n=n)
+    items = _engine().latest(topic, n=n, filters=_filters(since, until, source, None))
     if as_json:
         for s in items:
             _emit(s.to_json())
@@ -220,7 +277,7 @@ def latest(
     if not items:
         out.print("No indexed article" + (f" on {topic}." if topic else "."))
     for s in items:
-        out.print(format_citation(s.citation), markup=False)
+        out.print(citation_line(s.citation), markup=False)
         out.print("    " + " ".join(s.sentences) + "\n", markup=False)
 
 
@@ -235,7 +292,7 @@ def shell() -> None:
     run_shell(engine, sys.stdin, out)
 
 
-def run_shell(engine: Engine, stream, console: Console) -> None:
+def run_shell(engine: Engine, stream: IO[str], console: Console) -> None:
     console.print(SHELL_HELP, markup=False)
     while True:
         if stream.isatty():
@@ -259,7 +316,7 @@ def run_shell(engine: Engine, stream, console: Console) -> None:
                                   f"{h.passage.text[:160]}", markup=False)
             elif cmd == "latest":
                 for s in engine.latest(rest or None):
-                    console.print(format_citation(s.citation) + "\n    " + " ".join(s.sentences),
+                    console.print(citation_line(s.citation) + "\n    " + " ".join(s.sentences),
                                   markup=False)
             elif cmd == "sources":
                 for s in engine.list_sources():
@@ -278,7 +335,7 @@ def run_shell(engine: Engine, stream, console: Console) -> None:
                     console.print(_report_line(report), markup=False)
             else:
                 q = rest if cmd == "ask" else line
-                console.print(engine.ask(q).answer, markup=False)
+                console.print(answer_text(engine.ask(q), EMPTY_HINT), markup=False)
         except NewsbotError as exc:
             console.print(f"error: {exc}", markup=False)
         except ValueError as exc:  # unbalanced quotes in `add`

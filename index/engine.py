@@ -1,11 +1,11 @@
-"""The engine: one object that owns the store and the embedder and does every job.
+"""The engine: the facade over sources, the store, the embedder and the answer ranker.
 
 Synchronous and thread-safe; async callers (the bot) run its methods in a worker thread.
+It returns data (`IndexReport`, `Hit`, `Answer`, `Summary`); the front ends word it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -13,18 +13,27 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import courlan
+import filelock
 import numpy as np
 
-from index.config import IndexSettings
+from index.answer import SentenceRanker, answer
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.errors import NewsbotError, SourceError, UnknownSource
-from index.models import Article, Passage, SourceInfo
+from index.llm import phrase
+from index.models import Answer, Article, ArticleRow, Filters, Hit, Passage, SourceInfo, Summary
 from index.passages import split_passages
+from index.scoring import DEFAULT, ScoringConfig
+from index.search import Mode, search
+from index.settings import IndexSettings, LLMSettings
 from index.sources import Fetcher, ReadResult, is_url, read_source, source_kind
 from index.store import Store, make_chroma_client, norm_hash, ts
+from index.summary import latest
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ class IndexReport:
     error: str | None = None
     problems: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
     def counts(self) -> str:
@@ -63,15 +72,17 @@ class IndexReport:
 
 
 def canonical_url(url: str) -> str | None:
+    """The identity of a URL: courlan's normal form (case, default ports, tracking parameters,
+    sorted query) without user info, fragment or trailing slash."""
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(courlan.normalize_url(url.strip()))
+        host = (parts.hostname or "").lower()
+        port = parts.port
     except ValueError:
         return None
-    query = urlencode(sorted(
-        (k, v) for k, v in parse_qsl(parts.query) if not k.lower().startswith(("utm_", "ref"))
-    ))
+    netloc = f"{host}:{port}" if port else host
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
 
 
 def _sha(s: str) -> str:
@@ -82,24 +93,43 @@ def embed_text(title: str, passage_text: str) -> str:
     return f"{title}\n{passage_text}" if title else passage_text
 
 
+_UNHASHED = ("text_hash", "norm_hash", "indexed_at")
+
+
+@dataclass
+class _Batch:
+    """What one source read holds, identified and deduplicated."""
+
+    rows: list[ArticleRow] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)  # copies stored under another article
+    duplicates: int = 0
+
+
 class Engine:
-    def __init__(self, store: Store, embedder: Embedder, fetcher: Fetcher | None = None,
-                 settings: IndexSettings | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, fetcher: Fetcher,
+                 ranker: SentenceRanker | None = None, config: ScoringConfig = DEFAULT,
+                 llm: LLMSettings | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.fetcher = fetcher or Fetcher()
-        self.settings = settings or IndexSettings()
+        self.fetcher = fetcher
+        self.ranker = ranker
+        self.config = config
+        self.llm = llm
         self.articles_per_commit = ARTICLES_PER_COMMIT
+        self._writer = filelock.FileLock(Path(store.data_dir) / "index.lock")
 
     @classmethod
-    def from_settings(cls, settings: IndexSettings | None = None,
-                      embedder: Embedder | None = None) -> Engine:
-        s = settings or IndexSettings()
-        client = make_chroma_client(s.newsbot_data_dir, s.chroma_host, s.chroma_port)
-        store = Store(Path(s.newsbot_data_dir), client)
-        fetcher = Fetcher(timeout=s.newsbot_fetch_timeout, max_bytes=s.newsbot_max_source_bytes,
-                          allow_private=s.newsbot_allow_private_urls)
-        engine = cls(store, embedder or SentenceTransformerEmbedder(s.newsbot_model), fetcher, s)
+    def from_settings(cls, settings: IndexSettings, embedder: Embedder | None = None,
+                      ranker: SentenceRanker | str | None = "settings") -> Engine:
+        """Everything wired from settings (the entry points build the settings)."""
+        s = settings
+        client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
+        store = Store(Path(s.data_dir), client)
+        fetcher = Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_source_bytes,
+                          allow_private=s.allow_private_urls)
+        chosen = load_ranker(s.reranker) if isinstance(ranker, str) else ranker
+        engine = cls(store, embedder or SentenceTransformerEmbedder(s.model), fetcher,
+                     ranker=chosen, llm=s.llm)
         engine.reconcile()  # a run killed earlier may have left orphan vectors
         return engine
 
@@ -115,24 +145,22 @@ class Engine:
             location = str(Path(location).expanduser().resolve())
         existing = self.store.source_by_location(location)
         if existing is not None:
-            return self.refresh_source(existing["name"], progress)
+            return self.refresh_source(existing.name, progress)
         name = (name or _default_name(location)).strip()
         if not name:
             raise NewsbotError("a source needs a name")
-        if self.store.source_by_name(name) is not None:
-            other = self.store.source_by_name(name)["location"]
-            raise SourceError(name, f"a source with this name already exists for {other}")
+        other = self.store.source_by_name(name)
+        if other is not None:
+            raise SourceError(name, f"a source with this name already exists for {other.location}")
         self.store.add_source(name, location, source_kind(location))
         return self.refresh_source(name, progress)
 
     def remove_source(self, name: str) -> int:
         if self.store.source_by_name(name) is None:
             raise UnknownSource(name)
-        with self._lock(wait=True):
-            self.store.set_state("dirty", "1")
+        with self._lock(wait=True), self._dirty():
             dropped = self.store.delete_source(name)
             self.store.delete_vectors(dropped)
-            self.store.set_state("dirty", None)
         return len(dropped)
 
     def list_sources(self) -> list[SourceInfo]:
@@ -158,7 +186,7 @@ class Engine:
             raise UnknownSource(name)
         started = time.perf_counter()
         try:
-            result = read_source(row["location"], name, self.fetcher)
+            result = read_source(row.location, name, self.fetcher)
         except SourceError as exc:
             self.store.record_refresh(name, str(exc))
             raise
@@ -168,7 +196,7 @@ class Engine:
             self.store.record_refresh(name, str(err))
             raise err from exc
         # file and folder sources mirror their files; feeds and pages keep what they once held
-        mirror = row["kind"] in ("file", "folder")
+        mirror = row.kind in ("file", "folder")
         report = self.index_articles(name, result, progress=progress, mirror=mirror)
         report.seconds = time.perf_counter() - started
         error = "; ".join(report.problems[:3]) if report.problems else None
@@ -208,111 +236,119 @@ class Engine:
 
     @contextmanager
     def _lock(self, wait: bool = False) -> Iterator[bool]:
-        """An exclusive lock on the data directory for writers (released by the OS on a crash)."""
-        path = Path(self.store.data_dir) / "index.lock"
-        with open(path, "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        """An exclusive lock on the data directory for writers (released by the OS on a crash);
+        yields whether it was taken."""
+        try:
+            self._writer.acquire(timeout=-1 if wait else 0)
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def _dirty(self) -> Iterator[None]:
+        """Marks Chroma and SQLite as possibly out of step while the block runs; a run killed
+        inside it is finished by `reconcile()` at the next start."""
+        self.store.set_state("dirty", "1")
+        yield
+        self.store.set_state("dirty", None)
 
     def index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
                        progress: Progress | None = None, mirror: bool = False) -> IndexReport:
         """Store the articles of one source: new and changed ones are embedded, the rest kept."""
         with self._lock(wait=True):
             self._reconcile()
-            return self._index_articles(source, articles, progress, mirror)
+            report = IndexReport(source=source)
+            if isinstance(articles, ReadResult):
+                report.problems = list(articles.problems)
+                articles = articles.articles
+            batch = self._identify(articles)
+            report.duplicates = batch.duplicates
+            known = self.store.article_hashes([r.id for r in batch.rows])
+            changed = [r for r in batch.rows if known.get(r.id) != r.text_hash]
+            report.new = sum(1 for r in changed if r.id not in known)
+            report.updated = len(changed) - report.new
+            report.unchanged = len(batch.rows) - len(changed)
+            self.store.link(source, [r.id for r in batch.rows if r.id in known] + batch.linked)
+            if mirror:
+                report.removed = self._drop_gone(source, batch)
+            report.embedded = self._write_changed(source, changed, progress)
+            report.articles = len(self.store.source_article_ids(source))
+            return report
 
-    def _index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
-                        progress: Progress | None, mirror: bool) -> IndexReport:
-        report = IndexReport(source=source)
-        problems: list[str] = []
-        if isinstance(articles, ReadResult):
-            problems = list(articles.problems)
-            items: Iterable[Article] = articles.articles
-        else:
-            items = articles
-        rows: list[dict] = []
+    def _identify(self, articles: Iterable[Article]) -> _Batch:
+        """Give each article its id (given id, canonical URL, file key or content) and drop
+        copies: the same id twice, or the same text under another id."""
+        batch = _Batch()
         seen_ids: set[str] = set()
         seen_norm: dict[str, str] = {}
-        linked: list[str] = []
-        for a in items:
+        for a in articles:
             canon = canonical_url(a.url) if a.url and is_url(a.url) else None
-            if a.id:
-                aid = a.id
-            elif canon:
-                aid = "u_" + _sha(canon)[:16]
-            elif a.key:
-                aid = "f_" + _sha(a.key)[:16]
-            else:
-                aid = "t_" + _sha(a.title + "\0" + a.text)[:16]
+            aid = _article_id(a, canon)
             nh = norm_hash(a.text)
             if aid in seen_ids:
-                report.duplicates += 1
+                batch.duplicates += 1
                 continue
             if not a.id:
                 # the same story from another feed or URL is stored once
                 other = seen_norm.get(nh) or self.store.article_by_norm_hash(nh)
                 if other and other != aid:
-                    report.duplicates += 1
-                    linked.append(other)
+                    batch.duplicates += 1
+                    batch.linked.append(other)
                     continue
             seen_ids.add(aid)
             seen_norm[nh] = aid
-            published = ts(a.published)
-            fields = {
-                "id": aid, "title": a.title, "text": a.text, "url": a.url,
-                "canonical_url": canon, "publisher": a.publisher, "published": published,
-                "author": a.author, "category": a.category,
-            }
-            fields["text_hash"] = _sha(json.dumps(fields, sort_keys=True, default=str))
-            fields["norm_hash"] = nh
-            fields["indexed_at"] = time.time()
-            rows.append(fields)
-        report.problems = problems
+            row = ArticleRow(id=aid, title=a.title, text=a.text, url=a.url, canonical_url=canon,
+                             publisher=a.publisher, published=ts(a.published), author=a.author,
+                             category=a.category)
+            fields = {k: v for k, v in row.__dict__.items() if k not in _UNHASHED}
+            row.text_hash = _sha(json.dumps(fields, sort_keys=True, default=str))
+            row.norm_hash = nh
+            row.indexed_at = time.time()
+            batch.rows.append(row)
+        return batch
 
-        known = self.store.article_hashes([r["id"] for r in rows])
-        changed = [r for r in rows if known.get(r["id"]) != r["text_hash"]]
-        report.new = sum(1 for r in changed if r["id"] not in known)
-        report.updated = len(changed) - report.new
-        report.unchanged = len(rows) - len(changed)
-        self.store.link(source, [r["id"] for r in rows if r["id"] in known] + linked)
+    def _drop_gone(self, source: str, batch: _Batch) -> int:
+        """A mirrored source (files) no longer holding an article lets it go."""
+        gone = (self.store.source_article_ids(source) - {r.id for r in batch.rows}
+                - set(batch.linked))
+        if gone:
+            with self._dirty():
+                self.store.delete_vectors(self.store.unlink_articles(source, gone))
+        return len(gone)
 
-        if mirror:
-            gone = self.store.source_article_ids(source) - {r["id"] for r in rows} - set(linked)
-            if gone:
-                self.store.set_state("dirty", "1")
-                dropped = self.store.unlink_articles(source, gone)
-                self.store.delete_vectors(dropped)
-                self.store.set_state("dirty", None)
-                report.removed = len(gone)
-
-        if changed:
-            self.store.set_state("dirty", "1")
-            split = {r["id"]: split_passages(r["id"], r["text"], salt=r["title"]) for r in changed}
+    def _write_changed(self, source: str, changed: list[ArticleRow],
+                       progress: Progress | None) -> int:
+        """Split, embed and commit new and changed articles, `articles_per_commit` at a time:
+        vectors go to Chroma first, then the SQLite commit makes them visible, then the old
+        vectors go. Returns the passages embedded."""
+        if not changed:
+            if progress:
+                progress(0, 0, source)
+            return 0
+        embedded = 0
+        with self._dirty():
+            split = {r.id: split_passages(r.id, r.text, salt=r.title) for r in changed}
             total = sum(len(ps) for ps in split.values())
             done = 0
-            step = self.articles_per_commit
-            for i in range(0, len(changed), step):
-                chunk = changed[i : i + step]
-                passages: list[Passage] = [p for r in chunk for p in split[r["id"]]]
-                old = self.store.passage_vectors_of([r["id"] for r in chunk])
+            for i in range(0, len(changed), self.articles_per_commit):
+                chunk = changed[i : i + self.articles_per_commit]
+                passages = [p for r in chunk for p in split[r.id]]
+                old = self.store.passage_vectors_of([r.id for r in chunk])
                 need = [p for p in passages if p.id not in old]
                 kept = [p for p in passages if p.id in old]
-                titles = {r["id"]: r["title"] for r in chunk}
-                published = {r["id"]: r["published"] for r in chunk}
+                titles = {r.id: r.title for r in chunk}
+                published = {r.id: r.published for r in chunk}
 
-                def tick(n: int, done_before: int = done) -> None:
+                def tick(n: int, before: int = done) -> None:
                     if progress:
-                        progress(done_before + n, total, source)
+                        progress(before + n, total, source)
 
                 vectors = self._embed_and_upsert(need, titles, published, tick)
-                report.embedded += len(need)
+                embedded += len(need)
                 if kept:  # same text, maybe a new date: the vector stays, its metadata follows
                     self.store.update_vector_meta(kept, published)
                     vectors.update({p.id: old[p.id] for p in kept})
@@ -321,11 +357,7 @@ class Engine:
                 done += len(passages)
                 if progress:
                     progress(done, total, source)
-            self.store.set_state("dirty", None)
-        elif progress:
-            progress(0, 0, source)
-        report.articles = len(self.store.source_article_ids(source))
-        return report
+        return embedded
 
     def _embed_and_upsert(self, passages: list[Passage], titles: dict[str, str],
                           published: dict[str, float | None],
@@ -343,29 +375,46 @@ class Engine:
         return out
 
     # -- questions -----------------------------------------------------------------------------
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.embedder.encode([text])[0]
+    def search(self, question: str, k: int = 10, *, filters: Filters | None = None,
+               now: datetime | None = None, mode: Mode = "hybrid") -> list[Hit]:
+        return search(self.store, self.embedder, question, k, config=self.config, now=now,
+                      filters=filters, mode=mode)
 
-    def search(self, question: str, k: int = 10, **kw):
-        from index.search import search
-
-        return search(self, question, k=k, **kw)
-
-    def ask(self, question: str, **kw):
-        from index.answer import answer
-
-        result = answer(self, question, **kw)
-        s = self.settings
-        if s.llm_base_url and s.llm_model and not result.abstained:
-            from index.llm import phrase
-
-            result = phrase(result, s.llm_base_url, s.llm_model, s.llm_api_key)
+    def ask(self, question: str, *, filters: Filters | None = None, now: datetime | None = None,
+            context: str | None = None, after: datetime | None = None,
+            phrased: bool = True) -> Answer:
+        """A quoted answer or an abstention; with an LLM configured and `phrased`, a short
+        phrasing of the quotes too, each sentence citing one."""
+        result = answer(self.store, self.embedder, self.ranker, question, config=self.config,
+                        filters=filters, now=now, context=context, after=after)
+        llm = self.llm
+        if phrased and llm is not None and llm.enabled and not result.abstained:
+            key = llm.api_key.get_secret_value() if llm.api_key else None
+            result.phrasing = phrase(result, str(llm.base_url), str(llm.model), key)
         return result
 
-    def latest(self, topic: str | None = None, n: int = 5, **kw):
-        from index.summary import latest
+    def latest(self, topic: str | None = None, n: int = 5, *,
+               filters: Filters | None = None) -> list[Summary]:
+        return latest(self.store, self.embedder, topic, n=n, config=self.config, filters=filters)
 
-        return latest(self, topic, n=n, **kw)
+
+def load_ranker(setting: str) -> SentenceRanker | None:
+    """The answer ranker named by NEWSBOT_RERANKER: the shipped one by default, none for "off"."""
+    if setting.strip().lower() in ("off", "none", "0", "false"):
+        return None
+    from index.ranker import BUNDLED, Ranker
+
+    return Ranker(Path(setting) if setting.strip() else BUNDLED)
+
+
+def _article_id(a: Article, canon: str | None) -> str:
+    if a.id:
+        return a.id
+    if canon:
+        return "u_" + _sha(canon)[:16]
+    if a.key:
+        return "f_" + _sha(a.key)[:16]
+    return "t_" + _sha(a.title + "\0" + a.text)[:16]
 
 
 def _default_name(location: str) -> str:

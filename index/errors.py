@@ -23,7 +23,7 @@ class SourceError(NewsbotError):
 class UnknownSource(NewsbotError):
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"no source named {name!r} (see `newsbot index list`)")
+        super().__init__(f"no source named {name!r}")
 
 
 class ConfigError(NewsbotError):

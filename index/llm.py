@@ -13,7 +13,6 @@ import re
 
 import httpx
 
-from index.answer import format_citation
 from index.models import Answer
 from index.passages import sentence_spans
 
@@ -28,9 +27,10 @@ _CITE = re.compile(r"\[(\d+)\]\s*[.!?]?[\"”’)]*\s*$")
 
 
 def phrase(answer: Answer, base_url: str, model: str, api_key: str | None = None,
-           timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> Answer:
+           timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> str | None:
+    """One to three sentences, each citing one of the answer's quotes, or None."""
     if answer.abstained or not answer.quotes:
-        return answer
+        return None
     numbered = "\n".join(f"[{q.citation}] {q.text}" for q in answer.quotes)
     body = {
         "model": model,
@@ -46,21 +46,15 @@ def phrase(answer: Answer, base_url: str, model: str, api_key: str | None = None
             resp = client.post(base_url.rstrip("/") + "/chat/completions", json=body,
                                headers=headers)
             resp.raise_for_status()
-            text = resp.json()["choices"][0]["message"]["content"]
+            text = str(resp.json()["choices"][0]["message"]["content"]).strip()
     except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
         log.warning("LLM phrasing failed, keeping the extractive answer: %s", exc)
-        return answer
+        return None
     valid = {q.citation for q in answer.quotes}
     kept = []
-    for s, e in sentence_spans(text.strip()):
-        sentence = text.strip()[s:e]
+    for s, e in sentence_spans(text):
+        sentence = text[s:e]
         m = _CITE.search(sentence)
         if m and int(m.group(1)) in valid:
             kept.append(sentence)
-    if not kept:
-        return answer
-    quotes = [f"“{q.text}” [{q.citation}]" for q in answer.quotes]
-    answer.answer = "\n".join([" ".join(kept), "", *quotes, "",
-                               *[format_citation(c) for c in answer.citations]])
-    answer.generated = True
-    return answer
+    return " ".join(kept) or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Hit:
     dense: float = 0.0
     lexical: float = 0.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "article_id": self.article.id,
             "passage_id": self.passage.id,
@@ -80,7 +81,12 @@ class Citation:
     url: str | None
     published: datetime | None
 
-    def to_json(self) -> dict:
+    @classmethod
+    def of(cls, n: int, article: StoredArticle) -> Citation:
+        return cls(n=n, article_id=article.id, title=article.title, source=article.publisher,
+                   url=article.url, published=article.published)
+
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["published"] = iso(self.published)
         return d
@@ -88,32 +94,71 @@ class Citation:
 
 @dataclass
 class Quote:
-    """A verified span of a stored article: text == normalised article.text[start:end]."""
+    """A verified span of a stored article: text == article.text[start:end]."""
 
     text: str
     citation: int
     article_id: str
     start: int
     end: int
+    score: float = 0.0  # the answer ranker's score for this sentence, in [0, 1]
+
+
+AbstentionReason = Literal[
+    "empty_index",  # nothing is indexed at all
+    "unknown_names",  # names in the question that no indexed article mentions
+    "names_not_found",  # what was found mentions too few of the question's names
+    "period",  # nothing from the period the question (or a filter) names
+    "no_answer",  # on the subject, but no sentence answers the question
+    "unverified",  # no quote survived verification against the stored text
+]
+
+
+@dataclass
+class Abstention:
+    """Why an answer was declined, with the figures a front end needs to say so."""
+
+    reason: AbstentionReason
+    names: list[str] = field(default_factory=list)  # the names missing
+    found_with: list[str] = field(default_factory=list)  # names that were found
+    period: str | None = None  # "this week", "2019", "after 10 Feb 2020"
+    articles: int = 0  # what is indexed (within the filters), to say what was searched
+    first: datetime | None = None
+    last: datetime | None = None
+    best_score: float | None = None  # the ranker's best sentence score, when it came to that
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["first"], d["last"] = iso(self.first), iso(self.last)
+        return d
 
 
 @dataclass
 class Answer:
     question: str
-    abstained: bool
-    answer: str
     quotes: list[Quote] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
-    generated: bool = False
+    abstention: Abstention | None = None
+    # one to three sentences from the optional LLM, each citing a quote; None when not used
+    phrasing: str | None = None
 
-    def to_json(self) -> dict:
-        return {
-            "question": self.question,
-            "abstained": self.abstained,
-            "answer": self.answer,
-            "quotes": [{"text": q.text, "citation": q.citation} for q in self.quotes],
-            "citations": [c.to_json() for c in self.citations],
-        }
+    @property
+    def abstained(self) -> bool:
+        return self.abstention is not None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a question is limited to, besides the time words in it."""
+
+    since: datetime | None = None  # published on or after
+    until: datetime | None = None  # published before
+    sources: tuple[str, ...] = ()  # source names; empty means all
+    as_of: datetime | None = None  # answer as the index stood then: later articles are hidden
+
+    @property
+    def any(self) -> bool:
+        return bool(self.since or self.until or self.sources or self.as_of)
 
 
 @dataclass
@@ -121,7 +166,7 @@ class Summary:
     citation: Citation
     sentences: list[str]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**self.citation.to_json(), "summary": " ".join(self.sentences)}
 
 
@@ -135,7 +180,7 @@ class SourceInfo:
     last_refresh: datetime | None
     last_error: str | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["last_refresh"] = iso(self.last_refresh)
         return d
@@ -143,3 +188,36 @@ class SourceInfo:
 
 def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    name: str
+    location: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    articles: int
+    passages: int
+    first: datetime | None
+    last: datetime | None
+
+
+@dataclass
+class ArticleRow:
+    """An article as it is written to the store."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None
+    canonical_url: str | None
+    publisher: str | None
+    published: float | None
+    author: str | None
+    category: str | None
+    text_hash: str = ""
+    norm_hash: str = ""
+    indexed_at: float = 0.0

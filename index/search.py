@@ -2,61 +2,77 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
 
-from index.models import Hit
-from index.store import ts
+from index.embed import Embedder
+from index.models import Filters, Hit
+from index.scoring import DEFAULT, ScoringConfig
+from index.store import Store, ts
 from index.timewin import TimeWindow, time_window
 
-if TYPE_CHECKING:
-    from index.engine import Engine
-
-# cosine + LEXICAL_WEIGHT * bm25 / max(bm25): measured in bench/realtimeqa.py (docs/BENCHMARKS.md).
-LEXICAL_WEIGHT = 0.2
-# News questions are mostly about recent news: RECENCY_WEIGHT * 2^(-age / half-life) is added,
-# age counted from when the question is asked.
-RECENCY_WEIGHT = 0.1
-RECENCY_HALF_LIFE_DAYS = 14.0
-# For "latest"/"recent" questions: a boost relative to the newest relevant article.
-LATEST_WEIGHT = 0.2
-LATEST_HALF_LIFE_DAYS = 3.0
-LATEST_RELEVANCE_MARGIN = 0.15
-CANDIDATES = 50
-# Added for articles published inside a year or month the question names.
-WINDOW_BOOST = 0.05
+Mode = Literal["hybrid", "dense", "lexical"]
 
 
-def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None = None,
-           window: TimeWindow | None = None, lexical_weight: float = LEXICAL_WEIGHT,
-           mode: str = "hybrid", query_vector: np.ndarray | None = None,
-           recency: bool = True) -> list[Hit]:
+@dataclass(frozen=True)
+class Scope:
+    """What a search may see: a publication window and, optionally, some sources only."""
+
+    since: float | None = None
+    until: float | None = None
+    sources: tuple[str, ...] = ()
+
+
+def scope_of(window: TimeWindow, filters: Filters, now: datetime | None) -> Scope:
+    """The hard limits: relative time words in the question, the filters given, and `as_of`
+    (or an explicit `now`), which hides what was published after that day."""
+    since, until = (ts(window.since), ts(window.until)) if window.filters else (None, None)
+    if filters.since is not None:
+        since = max(since, filters.since.timestamp()) if since else filters.since.timestamp()
+    ends = [filters.until.timestamp()] if filters.until else []
+    if filters.as_of is not None:
+        ends.append(_end_of_day(filters.as_of).timestamp())
+    if now is not None:
+        ends.append((now + timedelta(days=1)).timestamp())
+    if ends:
+        until = min([until, *ends]) if until is not None else min(ends)
+    return Scope(since, until, tuple(filters.sources))
+
+
+def _end_of_day(dt: datetime) -> datetime:
+    return dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
+           config: ScoringConfig = DEFAULT, now: datetime | None = None,
+           window: TimeWindow | None = None, filters: Filters | None = None,
+           mode: Mode = "hybrid", query_vector: np.ndarray | None = None,
+           recency: bool = True, lexical_weight: float | None = None) -> list[Hit]:
     """The k best passages for `question`.
 
-    `now` is when the question is asked (default: the present). Given explicitly, it also hides
-    articles published after it: the index as it stood then. Newer articles get a small boost
-    (`recency`), a larger one when the question asks for the latest.
+    `now` is when the question is asked (default: the present, or `filters.as_of`). Given
+    explicitly, it also hides articles published after it: the index as it stood then. Newer
+    articles get a small boost (`recency`), a larger one when the question asks for the latest.
     """
-    store = engine.store
-    as_of = now
-    now = now or datetime.now(UTC)
+    filters = filters or Filters()
+    explicit_now = now
+    now = now or (_end_of_day(filters.as_of) if filters.as_of else datetime.now(UTC))
     window = window if window is not None else time_window(question, now)
-    since, until = (ts(window.since), ts(window.until)) if window.filters else (None, None)
-    if as_of is not None:
-        cutoff = (as_of + timedelta(days=1)).timestamp()
-        until = min(until, cutoff) if until is not None else cutoff
+    scope = scope_of(window, filters, explicit_now)
     soft = None if window.filters or (window.since is None and window.until is None) else window
-    n = max(CANDIDATES, 3 * k)
+    lw = config.lexical_weight if lexical_weight is None else lexical_weight
+    n = max(config.candidates, 3 * k)
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     qv = None
     if mode in ("hybrid", "dense"):
-        qv = query_vector if query_vector is not None else engine.encode_query(question)
-        dense = dict(store.dense(qv, n, since, until))
+        qv = query_vector if query_vector is not None else embedder.encode([question])[0]
+        dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
     if mode in ("hybrid", "lexical"):
-        lexical = dict(store.lexical(question, n, since, until))
+        lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources))
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
     ids = [i for i in ids if i in passages]
@@ -72,11 +88,11 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
             lexical.update(store.lexical_scores(question, missing_lex))
     top_lex = max(lexical.values(), default=0.0) or 1.0
     articles = store.get_articles(p.article_id for p in passages.values())
-    boost = RECENCY_WEIGHT if recency else 0.0
+    boost = config.recency_weight if recency else 0.0
     newest = None
     if window.prefer_recent and dense:
         # "latest" is relative to what the index has on the subject, not to the calendar
-        bar = max(dense.values()) - LATEST_RELEVANCE_MARGIN
+        bar = max(dense.values()) - config.latest_relevance_margin
         dates = [articles[passages[i].article_id].published for i in ids
                  if dense.get(i, 0.0) >= bar and passages[i].article_id in articles]
         newest = max((d for d in dates if d), default=None)
@@ -93,17 +109,17 @@ def search(engine: Engine, question: str, k: int = 10, *, now: datetime | None =
         elif mode == "lexical":
             score = lx
         else:
-            score = d + lexical_weight * lx
+            score = d + lw * lx
         if soft and art.published and (soft.since is None or art.published >= soft.since) and (
             soft.until is None or art.published < soft.until
         ):
-            score += WINDOW_BOOST
+            score += config.window_boost
         if boost and art.published:
             age = max((now - art.published).total_seconds() / 86400, 0.0)
-            score += boost * 2 ** (-age / RECENCY_HALF_LIFE_DAYS)
+            score += boost * 2 ** (-age / config.recency_half_life_days)
         if newest and art.published:
             age = max((newest - art.published).total_seconds() / 86400, 0.0)
-            score += LATEST_WEIGHT * 2 ** (-age / LATEST_HALF_LIFE_DAYS)
+            score += config.latest_weight * 2 ** (-age / config.latest_half_life_days)
         hits.append(Hit(passage=p, article=art, score=score, dense=d, lexical=lx))
     hits.sort(key=lambda h: h.score, reverse=True)
     return hits[:k]

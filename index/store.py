@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from index.errors import ConfigError
-from index.models import Passage, SourceInfo, StoredArticle
+from index.models import ArticleRow, IndexStats, Passage, SourceInfo, SourceRow, StoredArticle
+from index.text import content_terms, tokens
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
 """
 
-_STOP = set(
-    ["a", "an", "the", "and", "or", "but", "if", "of", "at", "by", "for", "with", "about", "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "i", "me", "my", "we", "our", "you", "your", "he", "him", "his", "she", "her", "it", "its", "they", "them", "their", "what", "which", "who", "whom", "this", "that", "these", "those", "am", "would", "could", "also", "as", "said", "says"]
-)
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def ts(dt: datetime | None) -> float | None:
@@ -78,8 +75,7 @@ def norm_hash(text: str) -> str:
 
 
 def fts_query(question: str) -> str | None:
-    terms = [t for t in _TOKEN.findall(question.lower()) if t not in _STOP]
-    terms = list(dict.fromkeys(terms))
+    terms = content_terms(question)
     if not terms:
         return None
     return " OR ".join(f'"{t}"' for t in terms)
@@ -162,13 +158,13 @@ class Store:
                 (name, location, kind, time.time()),
             )
 
-    def source_by_name(self, name: str) -> sqlite3.Row | None:
-        rows = self._q("SELECT * FROM sources WHERE name=?", (name,))
-        return rows[0] if rows else None
+    def source_by_name(self, name: str) -> SourceRow | None:
+        rows = self._q("SELECT name, location, kind FROM sources WHERE name=?", (name,))
+        return SourceRow(*rows[0]) if rows else None
 
-    def source_by_location(self, location: str) -> sqlite3.Row | None:
-        rows = self._q("SELECT * FROM sources WHERE location=?", (location,))
-        return rows[0] if rows else None
+    def source_by_location(self, location: str) -> SourceRow | None:
+        rows = self._q("SELECT name, location, kind FROM sources WHERE location=?", (location,))
+        return SourceRow(*rows[0]) if rows else None
 
     def source_names(self) -> list[str]:
         return [r["name"] for r in self._q("SELECT name FROM sources ORDER BY added_at")]
@@ -252,22 +248,22 @@ class Store:
                           article_ids)
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
-    def commit_articles(self, source: str, rows: list[dict], passages: list[Passage],
+    def commit_articles(self, source: str, rows: list[ArticleRow], passages: list[Passage],
                         titles: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
         """Replace the given articles and their passages in one transaction."""
         with self.transaction() as db:
             for r in rows:
-                db.execute("DELETE FROM passages WHERE article_id=?", (r["id"],))
+                db.execute("DELETE FROM passages WHERE article_id=?", (r.id,))
                 db.execute(
                     """INSERT OR REPLACE INTO articles(id, title, text, url, canonical_url,
                        publisher, published, author, category, text_hash, norm_hash, indexed_at)
                        VALUES (:id, :title, :text, :url, :canonical_url, :publisher, :published,
                        :author, :category, :text_hash, :norm_hash, :indexed_at)""",
-                    r,
+                    asdict(r),
                 )
                 db.execute(
                     "INSERT OR IGNORE INTO article_sources(source, article_id) VALUES (?, ?)",
-                    (source, r["id"]),
+                    (source, r.id),
                 )
             db.executemany(
                 """INSERT INTO passages(id, article_id, position, start, "end", title, text,
@@ -288,14 +284,22 @@ class Store:
         return [_passage(r) for r in self._q(
             "SELECT * FROM passages WHERE article_id=? ORDER BY position", (article_id,))]
 
-    def latest_articles(self, n: int, since: float | None = None,
-                        ids: Sequence[str] | None = None) -> list[StoredArticle]:
+    def latest_articles(self, n: int, since: float | None = None, until: float | None = None,
+                        ids: Sequence[str] | None = None,
+                        sources: Sequence[str] = ()) -> list[StoredArticle]:
         sql = "SELECT * FROM articles"
         args: list[Any] = []
         conds = []
         if since is not None:
             conds.append("published >= ?")
             args.append(since)
+        if until is not None:
+            conds.append("published < ?")
+            args.append(until)
+        if sources:
+            conds.append("id IN (SELECT article_id FROM article_sources WHERE source IN "
+                         f"({','.join('?' * len(sources))}))")
+            args += list(sources)
         if ids is not None:
             if not ids:
                 return []
@@ -307,12 +311,11 @@ class Store:
         args.append(n)
         return [_article(r) for r in self._q(sql, args)]
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         r = self._q(
             "SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi FROM articles")[0]
-        p = self._q("SELECT COUNT(*) AS n FROM passages")[0]
-        return {"articles": r["n"], "passages": p["n"], "first": from_ts(r["lo"]),
-                "last": from_ts(r["hi"])}
+        return IndexStats(articles=r["n"], passages=self.passage_count(),
+                          first=from_ts(r["lo"]), last=from_ts(r["hi"]))
 
     def passage_count(self) -> int:
         return self._q("SELECT COUNT(*) FROM passages")[0][0]
@@ -322,7 +325,8 @@ class Store:
 
     # -- lexical -------------------------------------------------------------------------------
     def lexical(self, question: str, k: int, since: float | None = None,
-                until: float | None = None) -> list[tuple[str, float]]:
+                until: float | None = None,
+                sources: Sequence[str] = ()) -> list[tuple[str, float]]:
         """(passage id, BM25 score, higher is better) for the top k passages."""
         q = fts_query(question)
         if q is None:
@@ -339,6 +343,10 @@ class Store:
             if until is not None:
                 conds.append("a.published < ?")
                 args.append(until)
+        if sources:
+            conds.append("p.article_id IN (SELECT article_id FROM article_sources WHERE source IN "
+                         f"({','.join('?' * len(sources))}))")
+            args += list(sources)
         sql += "WHERE " + " AND ".join(conds) + " ORDER BY s DESC LIMIT ?"
         args.append(k)
         try:
@@ -348,18 +356,14 @@ class Store:
             return []
 
     def mentions_anywhere(self, name: str) -> bool:
-        """Whether any passage or title holds the name (its stem, or a shared 4-letter start for
-        forms such as Turkey/Turkish)."""
-        words = _TOKEN.findall(name.lower())
+        """Whether any passage or title holds the name's words (FTS5's porter stems)."""
+        words = tokens(name)
         if not words:
             return True
-        terms = []
-        for w in words:
-            alts = [f'"{w}"'] + ([f'"{w[:4]}"*'] if len(w) > 4 and not w.isdigit() else [])
-            terms.append("(" + " OR ".join(alts) + ")")
+        query = " AND ".join(f'"{w}"' for w in words)
         try:
             return bool(self._q("SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1",
-                                (" AND ".join(terms),)))
+                                (query,)))
         except sqlite3.OperationalError:
             return True
 
@@ -410,8 +414,11 @@ class Store:
             offset += page
 
     def dense(self, vector: np.ndarray, k: int, since: float | None = None,
-              until: float | None = None) -> list[tuple[str, float]]:
+              until: float | None = None,
+              sources: Sequence[str] = ()) -> list[tuple[str, float]]:
         """(passage id, cosine similarity) for the k nearest vectors."""
+        if sources:
+            return self._dense_exact(vector, k, since, until, sources)
         if self.collection.count() == 0:
             return []
         where: dict[str, Any] | None = None
@@ -429,6 +436,28 @@ class Store:
             query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def _dense_exact(self, vector: np.ndarray, k: int, since: float | None,
+                     until: float | None, sources: Sequence[str]) -> list[tuple[str, float]]:
+        """Nearest passages of some sources, exactly, from the vectors SQLite keeps: a source
+        is a small share of the index, which a Chroma `where` would scan id by id."""
+        sql = ("SELECT p.id, p.vector FROM passages p JOIN articles a ON a.id = p.article_id "
+               "WHERE p.article_id IN (SELECT article_id FROM article_sources WHERE source IN "
+               f"({','.join('?' * len(sources))}))")
+        args: list[Any] = list(sources)
+        if since is not None:
+            sql += " AND a.published >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND a.published < ?"
+            args.append(until)
+        rows = self._q(sql, args)
+        if not rows:
+            return []
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        sims = mat @ np.asarray(vector, dtype=np.float32)
+        top = np.argsort(-sims)[:k]
+        return [(rows[i][0], float(sims[i])) for i in top]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Passage vectors from SQLite, the copy that is always in step with the manifest."""

@@ -6,14 +6,14 @@ import math
 import re
 from collections import Counter
 
-from index.answer import _citation
-from index.models import StoredArticle, Summary
+from index.embed import Embedder
+from index.models import Citation, Filters, StoredArticle, Summary
 from index.passages import sentence_spans
-from index.search import search
-from index.store import _STOP
-
-# A topic's articles must reach this fused score to count as on the topic.
-TOPIC_MIN_SCORE = 0.35
+from index.scoring import DEFAULT, ScoringConfig
+from index.search import scope_of, search
+from index.store import Store
+from index.text import STOP_WORDS
+from index.timewin import TimeWindow
 
 
 def summarise(text: str, max_sentences: int = 3, max_words: int = 75) -> list[str]:
@@ -26,7 +26,7 @@ def summarise(text: str, max_sentences: int = 3, max_words: int = 75) -> list[st
     if not spans:
         return [text.strip()[:300]] if text.strip() else []
     words = [re.findall(r"[a-z0-9]+", text[s:e].lower()) for s, e in spans]
-    freq = Counter(w for ws in words for w in set(ws) if w not in _STOP and len(w) > 2)
+    freq = Counter(w for ws in words for w in set(ws) if w not in STOP_WORDS and len(w) > 2)
     scores = []
     for i, ws in enumerate(words):
         content = [w for w in ws if w in freq]
@@ -47,15 +47,18 @@ def summarise(text: str, max_sentences: int = 3, max_words: int = 75) -> list[st
     return [text[spans[i][0] : spans[i][1]] for i in sorted(chosen)]
 
 
-def latest(engine, topic: str | None = None, n: int = 5, max_sentences: int = 3) -> list[Summary]:
-    store = engine.store
+def latest(store: Store, embedder: Embedder, topic: str | None = None, n: int = 5, *,
+           max_sentences: int = 3, config: ScoringConfig = DEFAULT,
+           filters: Filters | None = None) -> list[Summary]:
+    filters = filters or Filters()
+    scope = scope_of(TimeWindow(), filters, None)
+    ids: list[str] | None = None
     if topic and topic.strip():
-        hits = search(engine, topic, k=max(50, 5 * n))
-        ids = list(dict.fromkeys(h.article.id for h in hits if h.score >= TOPIC_MIN_SCORE))
-        articles: list[StoredArticle] = store.latest_articles(n, ids=ids)
-    else:
-        articles = store.latest_articles(n)
+        hits = search(store, embedder, topic, k=max(50, 5 * n), config=config, filters=filters)
+        ids = list(dict.fromkeys(h.article.id for h in hits if h.score >= config.topic_min_score))
+    articles: list[StoredArticle] = store.latest_articles(
+        n, since=scope.since, until=scope.until, ids=ids, sources=scope.sources)
     return [
-        Summary(citation=_citation(i + 1, a), sentences=summarise(a.text, max_sentences))
+        Summary(citation=Citation.of(i + 1, a), sentences=summarise(a.text, max_sentences))
         for i, a in enumerate(articles)
     ]

@@ -3,11 +3,11 @@
 import sys
 from pathlib import Path
 
-from index.config import IndexSettings
 from index.engine import Engine
+from index.settings import IndexSettings
 
 data_dir, location, per_commit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-engine = Engine.from_settings(IndexSettings(newsbot_data_dir=Path(data_dir)))
+engine = Engine.from_settings(IndexSettings(data_dir=Path(data_dir)))
 engine.articles_per_commit = per_commit
 
 

@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from index.config import IndexSettings
-from index.embed import FakeEmbedder, SentenceTransformerEmbedder
-from index.engine import Engine
+from index.embed import SentenceTransformerEmbedder
+from index.engine import Engine, load_ranker
+from index.models import Answer
+from index.settings import ChromaSettings, IndexSettings
 from index.sources import Fetcher
 from index.store import Store, make_chroma_client
+from index.wording import answer_text
+from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -23,13 +26,32 @@ def shared_file(name: str) -> Path:
     return path
 
 
-def make_engine(data_dir: Path, embedder, allow_private: bool = False, **kw) -> Engine:
-    settings = IndexSettings(newsbot_data_dir=data_dir, newsbot_allow_private_urls=allow_private,
-                             **kw)
-    client = make_chroma_client(data_dir, settings.chroma_host, settings.chroma_port)
-    fetcher = Fetcher(timeout=5, max_bytes=settings.newsbot_max_source_bytes,
-                      allow_private=allow_private)
-    return Engine(Store(data_dir, client), embedder, fetcher, settings)
+def text(answer: Answer) -> str:
+    """An answer as the CLI words it."""
+    return answer_text(answer, "add a source with `newsbot index add`.")
+
+
+_RANKER = None
+
+
+def ranker():
+    """The shipped answer ranker, loaded once."""
+    global _RANKER
+    if _RANKER is None:
+        _RANKER = load_ranker("")
+    return _RANKER
+
+
+def make_engine(data_dir: Path, embedder, allow_private: bool = False,
+                chroma_host: str | None = None, chroma_port: int = 8000,
+                with_ranker: bool | None = None) -> Engine:
+    """A real store and Chroma; the shipped ranker with the real model, none with the fake."""
+    settings = IndexSettings(data_dir=data_dir, allow_private_urls=allow_private,
+                             chroma=ChromaSettings(host=chroma_host, port=chroma_port))
+    client = make_chroma_client(data_dir, settings.chroma.host, settings.chroma.port)
+    fetcher = Fetcher(timeout=5, max_bytes=settings.max_source_bytes, allow_private=allow_private)
+    use = not isinstance(embedder, FakeEmbedder) if with_ranker is None else with_ranker
+    return Engine(Store(data_dir, client), embedder, fetcher, ranker=ranker() if use else None)
 
 
 @pytest.fixture

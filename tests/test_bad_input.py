@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import FakeEmbedder
 from index.errors import SourceError
 from tests.conftest import DEMO, make_engine
+from tests.fakes import FakeEmbedder
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

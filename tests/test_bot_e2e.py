@@ -9,10 +9,10 @@ import re
 import threading
 import time
 
-import discord
 import pytest
 
-from bot.client import NewsBot, point_at
+from bot.client import NewsBot
+from bot.gateway import point_at, restore
 from bot.settings import BotSettings
 from index.embed import SentenceTransformerEmbedder
 from tests.conftest import DEMO, make_engine
@@ -56,17 +56,16 @@ async def env(tmp_path, model, request):
     overrides = getattr(request, "param", {})
     standin = DiscordStandIn()
     await standin.start()
-    old = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     embedder = SlowEmbedder(model)
     engine = make_engine(tmp_path / "data", embedder, allow_private=True)
     await asyncio.to_thread(engine.add_source, str(DEMO / "articles.jsonl"), "demo")
     values = {"refresh_minutes": 0, "ask_cooldown_uses": 3, "ask_cooldown_seconds": 60,
               "admin_role_ids": "", "discord_token": None, **overrides}
     settings = BotSettings(
-        newsbot_data_dir=tmp_path / "data", dev_guild_id=standin.guild_id,
+        dev_guild_id=standin.guild_id,
         discord_api_base=standin.api_base, discord_gateway_url=standin.gateway_url, **values,
     )
-    point_at(settings.discord_api_base, settings.discord_gateway_url)
+    old = point_at(settings.discord_api_base, settings.discord_gateway_url)
     bot = NewsBot(engine, settings, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start("test-token-e2e"))
     await standin.wait_ready(timeout=30)
@@ -77,7 +76,7 @@ async def env(tmp_path, model, request):
         await bot.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old
+        restore(old)
         await standin.stop()
         engine.close()
 
@@ -243,7 +242,7 @@ async def test_long_answers_split_without_cutting_quotes(env):
     from index.models import Answer, Citation, Quote
 
     quote = "word " * 390
-    answer = Answer("q", False, "", [Quote(quote.strip() + f" {i}.", 1, "a", 0, 1) for i in range(6)],
+    answer = Answer("q", [Quote(quote.strip() + f" {i}.", 1, "a", 0, 1) for i in range(6)],
                     [Citation(1, "a", "T", "P", "https://x.example", None)])
     embeds = answer_embeds(answer)
     assert len(embeds) >= 2 and all(len(e.description) <= 4096 for e in embeds)
@@ -279,7 +278,7 @@ async def test_an_error_after_the_defer_reaches_the_user_privately(env):
     it = await standin.send_interaction("source remove", {"name": "nope"}, user="admin")
     rec = await it.wait_for(lambda r: "no source named" in (r.get("content") or ""))
     assert rec["flags"] & 64, "the error was posted publicly"
-    assert rec["content"] == "no source named 'nope' (see `newsbot index list`)"
+    assert rec["content"] == "no source named 'nope' (see /sources)"
     assert all(standin.is_deleted(m) for m in [it.original_message_id] if m)
     assert "Traceback" not in rec["content"] and "Error" not in rec["content"]
 
@@ -314,7 +313,7 @@ async def test_daily_digest_posts_the_latest(env):
     _no_pings(rec)
 
 
-async def test_an_answer_over_2000_characters_arrives_whole(env):
+async def test_an_answer_over_2000_characters_arrives_whole(env, tmp_path):
     standin, bot, _ = env
     clause = ("the harbour commission reported that the new breakwater, built over four "
               "winters with stone from the northern quarries, withstood the storm surge")
@@ -324,12 +323,9 @@ async def test_an_answer_over_2000_characters_arrives_whole(env):
     article = {"id": "long-report", "title": "Breakwater report", "text": text,
                "source": "Harbour Gazette", "published": "2020-02-19T10:00:00Z",
                "url": "https://demo.newsbot.example/long"}
-    src = DEMO.parent / "tests" / "_long.jsonl"
-    try:
-        src.write_text(json.dumps(article) + "\n")
-        await asyncio.to_thread(bot.engine.add_source, str(src), "long")
-    finally:
-        src.unlink()
+    src = tmp_path / "long.jsonl"
+    src.write_text(json.dumps(article) + "\n")
+    await asyncio.to_thread(bot.engine.add_source, str(src), "long")
     it = await standin.send_interaction(
         "ask", {"question": "What did the harbour commission report about the breakwater in the storm surge?"})
     await it.wait_for(lambda r: r.get("embeds"))

@@ -54,9 +54,12 @@ def test_ask_json_shape_and_citation(run):
     r = run("ask", "How many flights did Schiphol cancel during Storm Ciara?", "--json")
     assert r.exit_code == 0
     [a] = _lines(r.stdout)
-    assert set(a) == {"question", "abstained", "answer", "quotes", "citations"}
-    assert a["abstained"] is False
+    assert set(a) == {"question", "abstained", "answer", "quotes", "citations", "abstention",
+                      "phrasing"}
+    assert a["abstained"] is False and a["abstention"] is None
     assert "240" in a["quotes"][0]["text"]
+    assert set(a["quotes"][0]) == {"text", "citation", "score"}
+    assert 0.0 < a["quotes"][0]["score"] <= 1.0
     c = a["citations"][0]
     assert set(c) == {"n", "article_id", "title", "source", "url", "published"}
     assert (c["n"], c["article_id"], c["source"]) == (1, "demo-storm-ciara-schiphol",

@@ -13,14 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NewsBot, question_cooldown
-from bot.render import NO_PINGS, answer_embeds, batches
-from index.answer import key_names
+from bot.render import NO_PINGS, answer_embeds, batches, shorten
+from index.text import key_names
 
 log = logging.getLogger(__name__)
 THREAD_NAME_LIMIT = 100
-
-
-
 
 _NEXT = re.compile(r"\b(next|then|after that|afterwards|since then|later|now)\b", re.I)
 
@@ -88,7 +85,7 @@ class Ask(commands.Cog):
             if in_our_thread:
                 await self._answer_in_thread(channel, question)  # type: ignore[arg-type]
             elif isinstance(channel, discord.TextChannel) and not replied_to_us:
-                name = question if len(question) <= THREAD_NAME_LIMIT else question[:97] + "…"
+                name = shorten(question, THREAD_NAME_LIMIT)
                 try:
                     thread = await message.create_thread(name=name, auto_archive_duration=1440)
                 except discord.HTTPException:  # no permission to open threads: answer in place

@@ -1,0 +1,55 @@
+"""Every tuned constant of search and answers, in one typed configuration.
+
+Each value names the data and the benchmark run that chose it. Values fitted to data were fitted
+on a tuning split and reported on another (docs/BENCHMARKS.md): RealTime QA quizzes dated 2023
+tune, those from 2024 on report; SQuAD 2.0 dev is split by article into a calibration half and a
+reported half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    # -- search (bench/realtimeqa.py; DESIGN.md: cosine + 0.2 * bm25/max beat RRF and dense) ----
+    lexical_weight: float = 0.2
+    # mild preference for recent news, age counted from when the question is asked
+    recency_weight: float = 0.1
+    recency_half_life_days: float = 14.0
+    # "latest"/"recent" questions: a boost relative to the newest relevant article
+    latest_weight: float = 0.2
+    latest_half_life_days: float = 3.0
+    latest_relevance_margin: float = 0.15
+    # candidates each retriever returns before fusion
+    candidates: int = 50
+    # added for articles inside a year or month the question names
+    window_boost: float = 0.05
+
+    # -- answers (bench/answers.py) ---------------------------------------------------------------
+    passages_read: int = 6  # best passages whose sentences the ranker scores
+    max_quotes: int = 3
+    # The ranker's score (a probability from BCE training) below which no sentence answers:
+    # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py
+    # --calibrate), reported on the other halves.
+    min_answer_score: float = 0.25
+    # the sentence score is ranker + retrieval_weight * (its article's best passage score), so
+    # the ranker decides within an article and retrieval still helps choose between articles
+    # (tuned on RealTime QA 2023 with bench/answers.py --calibrate)
+    retrieval_weight: float = 0.25
+    # another quote must reach this share of the best quote's ranker score, and come from
+    # another article (confirmation) or answer at least as surely as the first (another part)
+    second_quote_ratio: float = 0.8
+    # at least this share of the question's names must appear in what was retrieved
+    min_name_coverage: float = 0.5
+    # without the ranker (NEWSBOT_RERANKER=off): the cosine under which nothing is on the
+    # subject (RealTime QA, docs/BENCHMARKS.md before the ranker)
+    min_similarity: float = 0.42
+
+    # -- summaries (bench/summaries.py) ---------------------------------------------------------
+    # a topic's articles must reach this fused score to count as on the topic
+    topic_min_score: float = 0.35
+
+
+DEFAULT = ScoringConfig()

@@ -1,0 +1,50 @@
+"""The engine's settings, read from the environment (and `.env`) by the entry points only.
+
+Names follow one scheme: `NEWSBOT_*` for the engine, `CHROMA_*` for a Chroma server, `LLM_*` for
+the optional phrasing endpoint. Every variable is in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChromaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHROMA_", env_file=".env", extra="ignore")
+
+    host: str | None = None  # unset: Chroma embedded in the data directory
+    port: int = 8000
+
+
+class LLMSettings(BaseSettings):
+    """Optional generative phrasing through an OpenAI-compatible endpoint."""
+
+    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+class IndexSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # A sentence-transformers model name or local path; empty means the bundled all-MiniLM-L6-v2.
+    model: str = ""
+    # The answer ranker: empty means the one shipped in index/ranker_model, "off" disables it,
+    # anything else is a folder holding model.onnx, tokenizer.json and config.json.
+    reranker: str = ""
+    # URL sources may not reach loopback/private/link-local addresses unless this is set.
+    allow_private_urls: bool = False
+    fetch_timeout: float = 20.0
+    max_source_bytes: int = 20_000_000
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)

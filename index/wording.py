@@ -1,0 +1,61 @@
+"""Plain-English wording of the engine's data, shared by the front ends.
+
+The engine returns quotes, citations and abstention reasons; a front end words them. What
+differs between front ends (how to add a source) is passed in.
+"""
+
+from __future__ import annotations
+
+from index.models import Abstention, Answer, Citation
+from index.text import format_date
+
+_PREPOSITIONS = {"since", "before", "after", "as", "in"}
+
+
+def join_names(names: list[str], word: str = "or") -> str:
+    quoted = [f"“{n}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" {word} " + quoted[-1]
+
+
+def abstention_sentence(a: Abstention, empty_hint: str) -> str:
+    """"No indexed article mentions “X”; 12 articles from 3 Feb 2020 to 20 Feb 2020 are
+    indexed." `empty_hint` says how to add a source, in the front end's terms."""
+    if a.reason == "empty_index":
+        return f"Nothing is indexed yet: {empty_hint}"
+    if a.reason == "unverified":
+        return "No quote could be verified against its article."
+    if a.reason in ("unknown_names", "names_not_found") and a.names:
+        what = "mentions " + join_names(a.names)
+        if a.found_with:
+            what = (f"found mentions {join_names(a.names)} along with "
+                    f"{join_names(a.found_with, 'and')}")
+    elif a.reason == "period" and a.names:
+        what = f"from {join_names(a.names)} answers this"
+    elif a.reason == "period" and a.period:
+        lead = a.period.split()[0]
+        what = f"{'' if lead in _PREPOSITIONS else 'from '}{a.period} answers this"
+    else:
+        what = "answers this question"
+    span = f" from {format_date(a.first)} to {format_date(a.last)}" if a.first and a.last else ""
+    return f"No indexed article {what}; {a.articles} articles{span} are indexed."
+
+
+def citation_line(c: Citation) -> str:
+    """"[1] Title — Publisher, 9 Feb 2020 <url>"."""
+    line = f"[{c.n}] {c.title} — {c.source or 'unknown publisher'}, {format_date(c.published)}"
+    return f"{line} <{c.url}>" if c.url else line
+
+
+def quote_line(text: str, n: int) -> str:
+    return f"“{text}” [{n}]"
+
+
+def answer_text(answer: Answer, empty_hint: str) -> str:
+    """The whole answer as plain text: the phrasing if any, the quotes, then the citations."""
+    if answer.abstention is not None:
+        return abstention_sentence(answer.abstention, empty_hint)
+    lines = [answer.phrasing, ""] if answer.phrasing else []
+    lines += [quote_line(q.text, q.citation) for q in answer.quotes]
+    lines.append("")
+    lines += [citation_line(c) for c in answer.citations]
+    return "\n".join(lines)
