@@ -28,7 +28,8 @@ bench: setup
 	$(BIN)/python bench/latency.py
 
 lint: setup
-	$(BIN)/ruff check index bot tests bench
+	$(BIN)/ruff check index bot tests bench train
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data

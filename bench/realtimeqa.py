@@ -84,18 +84,18 @@ def retrieval(engine, questions, qvecs, mode: str, weight: float | None = None,
               realtime: bool = False) -> dict:
     """Content only: no dates at all. Realtime: each question asked on its quiz date, so the
     index holds what was published by then and newer articles get newsbot's recency boost."""
-    from index.search import LEXICAL_WEIGHT, search
+    from index.search import search
     from index.timewin import TimeWindow
 
-    w = LEXICAL_WEIGHT if weight is None else weight
     hits1 = hits5 = hits10 = 0
     rr = 0.0
     for (q, gold, r), qv in zip(questions, qvecs, strict=True):
         if realtime:
-            hits = search(engine, q, k=30, mode=mode, lexical_weight=w, query_vector=qv,
-                          now=asked_on(r))
+            hits = search(engine.store, engine.embedder, q, k=30, config=engine.config,
+                          mode=mode, lexical_weight=weight, query_vector=qv, now=asked_on(r))
         else:
-            hits = search(engine, q, k=30, mode=mode, lexical_weight=w, query_vector=qv,
+            hits = search(engine.store, engine.embedder, q, k=30, config=engine.config,
+                          mode=mode, lexical_weight=weight, query_vector=qv,
                           window=TimeWindow(), recency=False)
         ranked = list(dict.fromkeys(h.article.id for h in hits))[:10]
         if gold in ranked:
@@ -154,7 +154,7 @@ def main() -> None:
     args = ap.parse_args()
     articles, questions = load()
     engine = fresh_engine(args.data_dir)
-    have = engine.store.stats()["articles"]
+    have = engine.store.stats().articles
     if have != len(articles):
         secs = build(engine, articles)
         print(f"indexed {len(articles)} paragraphs in {secs:.0f}s")

@@ -22,6 +22,16 @@ T = TypeVar("T")
 
 COGS = ("bot.cogs.ask", "bot.cogs.news", "bot.cogs.admin")
 
+# The filters /ask and /search offer, as the CLI's --since/--until/--source/--as-of.
+DateOption = app_commands.Range[str, 1, 40]
+SourceOption = app_commands.Range[str, 1, 60]
+FILTER_HELP = {
+    "since": "Only news published on or after this date (2020-02-10, 10 Feb 2020)",
+    "until": "Only news published on or before this date",
+    "source": "Only news from this source (its name in /sources)",
+    "as_of": "Answer as the news stood on this day ('this week' means that day's week)",
+}
+
 
 class NotAdmin(app_commands.CheckFailure):
     pass
@@ -62,7 +72,7 @@ class NewsBot(commands.AutoShardedBot):
                                                 settings.ask_cooldown_seconds)
         # thread id -> the questions asked in it, oldest first (context for follow-ups)
         self.thread_questions: dict[int, list[Any]] = {}
-        self.tree.on_error = self.on_app_command_error
+        self.tree.error(self.on_app_command_error)
         if settings.discord_gateway_url:
             use_gateway(self.http, settings.discord_gateway_url)
 

@@ -91,7 +91,7 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     cands = candidates(hits)
     if not cands:
         return _abstain(store, question, "no_answer")
-    _score(cands, question, qv, ranker, embedder, hits, config)
+    score_candidates(cands, question, qv, ranker, embedder, hits, config)
     cands.sort(key=lambda c: c.score, reverse=True)
     bar = config.min_answer_score if ranker is not None else config.min_similarity
     best = max(c.ranker for c in cands)
@@ -118,7 +118,7 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     return out
 
 
-def _score(cands: list[Candidate], question: str, qv: np.ndarray,
+def score_candidates(cands: list[Candidate], question: str, qv: np.ndarray,
            ranker: SentenceRanker | None, embedder: Embedder, hits: list[Hit],
            config: ScoringConfig) -> None:
     """The ranker decides within an article; the article's retrieval score helps between

@@ -7,7 +7,6 @@ import logging
 import shlex
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import IO, Annotated, Any, NoReturn
 
 import typer
@@ -68,24 +67,12 @@ def _questions(args: list[str]) -> Iterator[str]:
             yield a.strip()
 
 
-def _day(value: str | None, option: str) -> datetime | None:
-    """A date given on the command line, as the start of that day in UTC."""
-    if value is None:
-        return None
-    import dateparser
-
-    parsed = dateparser.parse(value, settings={"TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True,
-                                               "PREFER_DATES_FROM": "past"})
-    if parsed is None:
-        _fail(NewsbotError(f"{option}: {value!r} is not a date"))
-    return parsed.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def _filters(since: str | None, until: str | None, sources: list[str] | None,
              as_of: str | None) -> Filters:
-    end = _day(until, "--until")
-    return Filters(since=_day(since, "--since"), until=end + timedelta(days=1) if end else None,
-                   sources=tuple(sources or ()), as_of=_day(as_of, "--as-of"))
+    try:
+        return Filters.parse(since, until, sources, as_of)
+    except NewsbotError as exc:
+        _fail(exc)
 
 
 def answer_json(a: Answer) -> dict[str, Any]:
@@ -315,13 +302,13 @@ def run_shell(engine: Engine, stream: IO[str], console: Console) -> None:
                     console.print(f"{h.score:.3f} {h.article.title} — {h.article.publisher}: "
                                   f"{h.passage.text[:160]}", markup=False)
             elif cmd == "latest":
-                for s in engine.latest(rest or None):
-                    console.print(citation_line(s.citation) + "\n    " + " ".join(s.sentences),
-                                  markup=False)
+                for item in engine.latest(rest or None):
+                    console.print(citation_line(item.citation) + "\n    "
+                                  + " ".join(item.sentences), markup=False)
             elif cmd == "sources":
-                for s in engine.list_sources():
-                    console.print(f"{s.name}: {s.articles} articles, {s.passages} passages"
-                                  + (f" (last error: {s.last_error})" if s.last_error else ""),
+                for src in engine.list_sources():
+                    console.print(f"{src.name}: {src.articles} articles, {src.passages} passages"
+                                  + (f" (last error: {src.last_error})" if src.last_error else ""),
                                   markup=False)
             elif cmd == "refresh":
                 for r in engine.refresh(rest or None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,11 +35,11 @@ class SentenceTransformerEmbedder:
         self.name = model or "all-MiniLM-L6-v2 (bundled)"
         self._model_ref = model
         self.batch_size = batch_size
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
         self.dim = 384 if not model else 0
 
-    def _load(self):
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 import os

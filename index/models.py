@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 
@@ -159,6 +160,26 @@ class Filters:
     @property
     def any(self) -> bool:
         return bool(self.since or self.until or self.sources or self.as_of)
+
+    @classmethod
+    def parse(cls, since: str | None = None, until: str | None = None,
+              sources: Sequence[str] | None = None, as_of: str | None = None) -> Filters:
+        """Filters as a person gives them: dates as written, `until` including its day."""
+        from index.errors import NewsbotError
+        from index.text import parse_day
+
+        def day(value: str | None, what: str) -> datetime | None:
+            if value is None or not value.strip():
+                return None
+            parsed = parse_day(value)
+            if parsed is None:
+                raise NewsbotError(f"{what}: {value!r} is not a date")
+            return parsed
+
+        end = day(until, "until")
+        return cls(since=day(since, "since"), until=end + timedelta(days=1) if end else None,
+                   sources=tuple(s.strip() for s in sources or () if s.strip()),
+                   as_of=day(as_of, "as of"))
 
 
 @dataclass

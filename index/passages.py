@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
+from typing import Any
 
 from index.models import Passage
 
@@ -17,7 +18,7 @@ _INNER_END = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
 
 
 @lru_cache(maxsize=1)
-def _segmenter():
+def _segmenter() -> Any:
     import pysbd
 
     return pysbd.Segmenter(language="en", clean=False, char_span=True)

@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -97,7 +98,7 @@ class Fetcher:
         except (socket.gaierror, UnicodeError) as exc:
             raise SourceError(source, f"cannot resolve host {host}: {exc}") from None
         for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%")[0])
+            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
             if not ip.is_global or ip.is_multicast:
                 raise SourceError(
                     source,
@@ -299,8 +300,8 @@ def _read_html(html: str, source: str, url: str | None) -> Article:
         html, url=url, output_format="json", with_metadata=True, include_comments=False,
         favor_precision=True,
     )
-    doc = json.loads(raw) if raw else None
-    text = ((doc or {}).get("text") or "").strip()
+    doc: dict[str, Any] = json.loads(raw) if raw else {}
+    text = (doc.get("text") or "").strip()
     if len(text.split()) < MIN_PAGE_WORDS:
         raise SourceError(source, "no article text found in the page")
     return Article(

@@ -14,12 +14,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from index.models import ArticleRow, IndexStats, Passage, SourceInfo, SourceRow,
 from index.text import content_terms, tokens
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COLLECTION = "newsbot_passages"
 SCHEMA_VERSION = 1
@@ -117,7 +118,7 @@ class Store:
             self.db.close()
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -318,7 +319,7 @@ class Store:
                           first=from_ts(r["lo"]), last=from_ts(r["hi"]))
 
     def passage_count(self) -> int:
-        return self._q("SELECT COUNT(*) FROM passages")[0][0]
+        return int(self._q("SELECT COUNT(*) FROM passages")[0][0])
 
     def all_passage_ids(self) -> set[str]:
         return {r[0] for r in self._q("SELECT id FROM passages")}
@@ -475,7 +476,7 @@ def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:
     return {"article_id": article_id, "published": float(published) if published else -1.0}
 
 
-def _chunks(items: list, n: int):
+def _chunks(items: list[T], n: int) -> Iterator[list[T]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 

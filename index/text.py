@@ -4,7 +4,7 @@ quotes, the names a question turns on, and how dates are shown."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import Stemmer
@@ -13,6 +13,9 @@ import Stemmer
 STOP_WORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "don", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "s", "said", "same", "says", "she", "should", "so", "some", "such", "t", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "up", "very", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your"])
 # Words that make a question but name nothing: never a topic or a name.
 QUESTION_WORDS = frozenset({"tell", "give", "show", "list", "latest", "news", "whose"})
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "`": "'", "\xa0": " "})
@@ -85,6 +88,18 @@ def mentions(name: str, text: str) -> bool:
         return normalise(name.lower()) in normalise(text.lower())
     target = stem(name)
     return any(stem(t) == target for t in tokens(text))
+
+
+def parse_day(value: str) -> datetime | None:
+    """A date as people write it ("2020-02-10", "10 Feb 2020", "last Monday"), as the start of
+    that day in UTC; None when it is not a date."""
+    import dateparser
+
+    parsed = dateparser.parse(value, settings={"TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True,
+                                               "PREFER_DATES_FROM": "past"})
+    if not isinstance(parsed, datetime):
+        return None
+    return parsed.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def format_date(dt: datetime | None) -> str:

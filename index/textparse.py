@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 from datetime import UTC, datetime
 
 from index.models import Article
+from index.text import MONTHS
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _HEADER = re.compile(r"^(title|source|publisher|date|published|url|link|author|category):\s*(.+)$", re.I)
 # "ANKARA (Sputnik) - ", "LONDON (Reuters) — ": the publisher is in the parentheses.
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'’/-]{1,40}\s*\(([^)]{2,40})\)\s*[-–—:]\s*")
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?)\b")
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_LONG_DATE = re.compile(rf"\b((?:{_MONTHS})\s+\d{{1,2}},\s+\d{{4}}|\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}})\b")
+_MONTH_NAMES = "|".join(m.title() for m in MONTHS)
+_LONG_DATE = re.compile(rf"\b((?:{_MONTH_NAMES})\s+\d{{1,2}},\s+\d{{4}}|\d{{1,2}}\s+(?:{_MONTH_NAMES})\s+\d{{4}})\b")
 _END_PUNCT = ("." , "!", "?", '"', "”", "’", "'", ":", ";", ")")
 
 
 def parse_date(value: object) -> datetime | None:
-    """ISO 8601, RFC 822 or 'February 8, 2020' to an aware UTC datetime; None if unparseable."""
+    """ISO 8601, RFC 822, 'February 8, 2020' or a timestamp to an aware UTC datetime; None if
+    unparseable. ISO dates, the common case, skip the slower general parser."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        dt = value
+        dt: datetime | None = value
     elif isinstance(value, int | float):
         try:
             dt = datetime.fromtimestamp(float(value), UTC)
@@ -33,21 +34,16 @@ def parse_date(value: object) -> datetime | None:
         s = str(value).strip()
         if not s:
             return None
-        dt = None
         try:
             dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
         except ValueError:
-            try:
-                dt = email.utils.parsedate_to_datetime(s)
-            except (TypeError, ValueError, IndexError, OverflowError):
-                for fmt in ("%B %d, %Y", "%d %B %Y", "%Y/%m/%d", "%b %d, %Y"):
-                    try:
-                        dt = datetime.strptime(s, fmt)
-                        break
-                    except ValueError:
-                        continue
-        if dt is None:
-            return None
+            import dateparser
+
+            dt = dateparser.parse(s, languages=["en"],
+                                  settings={"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC",
+                                            "STRICT_PARSING": True})
+    if dt is None:
+        return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)

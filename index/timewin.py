@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december"]
+from index.text import MONTHS as _MONTHS
 
 
 @dataclass(frozen=True)

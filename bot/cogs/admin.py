@@ -4,6 +4,7 @@ optional daily digest."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 import time
@@ -40,7 +41,7 @@ class _LiveProgress:
         self.verb = verb
         self.loop = asyncio.get_running_loop()
         self.last = 0.0
-        self.pending: asyncio.Future | None = None
+        self.pending: concurrent.futures.Future[None] | None = None
 
     def __call__(self, done: int, total: int, what: str) -> None:
         now = time.monotonic()

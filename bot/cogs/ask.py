@@ -12,8 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NewsBot, question_cooldown
+from bot.client import FILTER_HELP, DateOption, NewsBot, SourceOption, question_cooldown
 from bot.render import NO_PINGS, answer_embeds, batches, shorten
+from index.models import Filters
 from index.text import key_names
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,16 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask")
-    @app_commands.describe(question="What do you want to know about the news?")
+    @app_commands.describe(question="What do you want to know about the news?", **FILTER_HELP)
     @question_cooldown()
     async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, 300]) -> None:
+                  question: app_commands.Range[str, 1, 300],
+                  since: DateOption | None = None, until: DateOption | None = None,
+                  source: SourceOption | None = None, as_of: DateOption | None = None) -> None:
         """Ask a question; the answer quotes the news, with sources."""
+        filters = Filters.parse(since, until, [source] if source else None, as_of)
         await interaction.response.defer(thinking=True)
-        answer = await self.bot.run_engine(self.bot.engine.ask, question)
+        answer = await self.bot.run_engine(self.bot.engine.ask, question, filters=filters)
         for group in batches(answer_embeds(answer)):
             await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
 

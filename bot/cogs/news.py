@@ -6,8 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import NewsBot, question_cooldown
+from bot.client import FILTER_HELP, DateOption, NewsBot, SourceOption, question_cooldown
 from bot.render import NO_PINGS, batches, latest_embeds, search_embeds, sources_embed
+from index.models import Filters
 
 
 class News(commands.Cog):
@@ -27,13 +28,16 @@ class News(commands.Cog):
             await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="search")
-    @app_commands.describe(query="Words or a question to look for")
+    @app_commands.describe(query="Words or a question to look for", **FILTER_HELP)
     @question_cooldown()
     async def search(self, interaction: discord.Interaction,
-                     query: app_commands.Range[str, 1, 300]) -> None:
+                     query: app_commands.Range[str, 1, 300],
+                     since: DateOption | None = None, until: DateOption | None = None,
+                     source: SourceOption | None = None, as_of: DateOption | None = None) -> None:
         """The articles that best match, to read for yourself."""
+        filters = Filters.parse(since, until, [source] if source else None, as_of)
         await interaction.response.defer(thinking=True)
-        hits = await self.bot.run_engine(self.bot.engine.search, query, 8)
+        hits = await self.bot.run_engine(self.bot.engine.search, query, 8, filters=filters)
         for group in batches(search_embeds(query, hits[:5])):
             await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
 

@@ -1,0 +1,258 @@
+"""Answer quality: the trained answer ranker beside the MiniLM cosine it replaced, on data that
+was never used to train it or to tune its constants.
+
+    .venv/bin/python bench/answers.py [--data-dir DIR] [--quick]
+    .venv/bin/python bench/answers.py --calibrate     # choose the constants on the tuning splits
+
+Splits (train/ranker.py trains on SQuAD v1.1 train, WikiQA and TrecQA train, and RealTime QA
+quizzes dated before 2023):
+- RealTime QA: quizzes dated 2023 tune `min_answer_score` and `retrieval_weight`; quizzes from
+  2024 on are reported. Each question is asked on its quiz date against an index of every
+  evidence paragraph (dated by its quiz), as in bench/realtimeqa.py.
+- SQuAD 2.0 dev is split by article title: the "calibration" half joins the tuning, the other
+  half is reported.
+- SQuAD v1.1 dev, WikiQA test, TrecQA test, MultiHop-RAG null queries and the off-topic list
+  are reported only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import time
+
+import numpy as np
+from _common import DATA, fresh_engine, need, read_jsonl
+from realtimeqa import OFF_TOPIC, asked_on, build, clean, load
+
+from index.answer import candidates, score_candidates
+from index.models import Filters
+from index.passages import sentence_spans
+from index.search import search
+from index.timewin import time_window
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def rtqa_split(r: dict) -> str:
+    y = r["question_date"][:4]
+    return "train" if y < "2023" else "tune" if y == "2023" else "report"
+
+
+def squad2_half(title: str) -> str:
+    return "calibration" if int(hashlib.sha1(title.encode()).hexdigest(), 16) % 2 == 0 else "report"
+
+
+# -- sentence selection within one paragraph -------------------------------------------------------
+def cosine_scorer(embedder):
+    def score(question: str, sents: list[str]) -> np.ndarray:
+        vecs = embedder.encode([question, *sents])
+        return vecs[1:] @ vecs[0]
+    return score
+
+
+def squad_v1_dev(scorers: dict, n: int) -> dict[str, float]:
+    rows = read_jsonl(need("squad_v1_dev.jsonl"))
+    random.Random(3).shuffle(rows)
+    items = []
+    for p in rows:
+        sents = sentences(p["context"])
+        if len(sents) >= 2:
+            items += [(qa["question"], qa["answers"], sents) for qa in p["qas"]]
+    items = items[:n]
+    out = {}
+    for name, score in scorers.items():
+        hit = 0
+        for q, answers, sents in items:
+            best = sents[int(np.argmax(score(q, sents)))]
+            hit += any(a in best for a in answers)
+        out[name] = hit / len(items)
+    out["n"] = len(items)
+    return out
+
+
+def squad_v2_scores(ranker, half: str, n: int) -> list[tuple[float, bool]]:
+    """(best sentence score, answerable) per question of one half of SQuAD 2.0 dev."""
+    rows = [p for p in read_jsonl(need("squad_v2_dev.jsonl")) if squad2_half(p["title"]) == half]
+    random.Random(5).shuffle(rows)
+    out = []
+    for p in rows:
+        sents = sentences(p["context"])
+        if not sents:
+            continue
+        for qa in p["qas"]:
+            out.append((float(np.max(ranker.score(qa["question"], sents))), bool(qa["answers"])))
+        if len(out) >= n:
+            break
+    return out
+
+
+def map_mrr(scorer, name: str) -> tuple[float, float, int]:
+    """MAP and MRR over questions with at least one answering and one other sentence (the
+    usual "clean" setting for WikiQA and TrecQA)."""
+    from train.ranker import detok
+
+    aps, rrs = [], []
+    for r in read_jsonl(need(name)):
+        labels = [c["label"] for c in r["candidates"]]
+        if not (any(labels) and not all(labels)):
+            continue
+        scores = scorer(detok(r["question"]), [detok(c["sentence"]) for c in r["candidates"]])
+        order = np.argsort(-np.asarray(scores))
+        ranked = [labels[i] for i in order]
+        hits, precisions = 0, []
+        for i, lab in enumerate(ranked, 1):
+            if lab:
+                hits += 1
+                precisions.append(hits / i)
+        aps.append(float(np.mean(precisions)))
+        rrs.append(1.0 / (ranked.index(1) + 1))
+    return float(np.mean(aps)), float(np.mean(rrs)), len(aps)
+
+
+# -- end to end on RealTime QA -------------------------------------------------------------------
+def verbatim_items(questions, split: str):
+    out = []
+    for q, _gold, r in questions:
+        if rtqa_split(r) != split:
+            continue
+        golds = [r["choices"][int(i)] for i in r["answer"]]
+        if any(g and g in clean(r["evidence"]) for g in golds):
+            out.append((q, golds, asked_on(r)))
+    return out
+
+
+def ask_all(engine, items) -> dict[str, float]:
+    first = some = abstained = quotes = 0
+    lat = []
+    for q, golds, when in items:
+        t0 = time.perf_counter()
+        a = engine.ask(q, now=when)
+        lat.append(time.perf_counter() - t0)
+        abstained += a.abstained
+        quotes += len(a.quotes)
+        if a.quotes:
+            first += any(g in a.quotes[0].text for g in golds)
+            some += any(g in x.text for x in a.quotes for g in golds)
+    n = len(items)
+    return {"first": first / n, "some": some / n, "abstained": abstained / n,
+            "quotes_per_answer": quotes / max(n - abstained, 1), "n": n,
+            "p50_ms": 1000 * float(np.median(lat))}
+
+
+def abstained_share(engine, questions: list[str]) -> float:
+    return sum(engine.ask(q).abstained for q in questions) / len(questions)
+
+
+def calibrate(engine, questions) -> None:
+    """Choose retrieval_weight and min_answer_score on the tuning splits only."""
+    items = verbatim_items(questions, "tune")
+    print(f"tuning on {len(items)} RealTime QA items dated 2023")
+    qvs = engine.embedder.encode([q for q, _, _ in items])
+    runs = []
+    for (q, golds, when), qv in zip(items, qvs, strict=True):
+        hits = search(engine.store, engine.embedder, q, k=engine.config.passages_read,
+                      config=engine.config, now=when, window=time_window(q, when),
+                      filters=Filters(), query_vector=qv)
+        cands = candidates(hits)
+        if cands:
+            score_candidates(cands, q, qv, engine.ranker, engine.embedder, hits, engine.config)
+        runs.append((golds, hits, cands))
+    print("retrieval_weight  first quote holds the answer")
+    best_w, best = 0.0, -1.0
+    for w in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0):
+        hit = 0
+        for golds, hits, cands in runs:
+            if not cands:
+                continue
+            art = {}
+            for h in hits:
+                art[h.article.id] = max(art.get(h.article.id, h.score), h.score)
+            top = max(cands, key=lambda c: c.ranker + w * art[c.hit.article.id])
+            hit += any(g in top.text for g in golds)
+        share = hit / len(runs)
+        print(f"  {w:<15} {share:.3f}")
+        if share > best:
+            best_w, best = w, share
+    answerable = np.array([max((c.ranker for c in cands), default=0.0) for _, _, cands in runs])
+    cal = squad_v2_scores(engine.ranker, "calibration", 6000)
+    un = np.array([s for s, ok in cal if not ok])
+    ok = np.array([s for s, ok in cal if ok])
+    print("threshold  SQuAD2-cal unanswerable abstained  SQuAD2-cal answerable abstained  "
+          "RTQA-2023 wrongly abstained")
+    best_t, best_j = 0.0, -1.0
+    for t in np.arange(0.05, 0.95, 0.05):
+        u, a, r = (un < t).mean(), (ok < t).mean(), (answerable < t).mean()
+        print(f"  {t:.2f}     {u:.3f}                              {a:.3f}"
+              f"                            {r:.3f}")
+        j = u - a
+        if r <= 0.08 and a <= 0.15 and j > best_j:
+            best_t, best_j = float(t), j
+    print(f"\nchosen: retrieval_weight={best_w}, min_answer_score={best_t:.2f} "
+          "(the largest unanswerable-minus-answerable abstention on the SQuAD 2.0 calibration "
+          "half with at most 0.15 of its answerable and 0.08 of RealTime QA 2023 abstained)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", help="keep the RealTime QA index here between runs")
+    ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="smaller samples")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: {DATA} is absent")
+        return
+    engine = fresh_engine(args.data_dir)
+    if engine.ranker is None:
+        sys.exit("the answer ranker is off (NEWSBOT_RERANKER); nothing to measure")
+    articles, questions = load()
+    if engine.store.stats().articles != len(articles):
+        print(f"indexed {len(articles)} RealTime QA paragraphs in {build(engine, articles):.0f}s")
+    if args.calibrate:
+        calibrate(engine, questions)
+        return
+
+    n = 1500 if args.quick else 4000
+    ranker, cos = engine.ranker, cosine_scorer(engine.embedder)
+    print(f"answer ranker: {getattr(ranker, 'name', '?')}; scoring: {engine.config}\n")
+    t0 = time.perf_counter()
+    v1 = squad_v1_dev({"ranker": ranker.score, "cosine": cos}, n)
+    print(f"SQuAD v1.1 dev, {v1['n']} questions: top sentence holds an answer: ranker "
+          f"{v1['ranker']:.3f}, MiniLM cosine {v1['cosine']:.3f}  ({time.perf_counter() - t0:.0f}s)")
+    rep = squad_v2_scores(ranker, "report", n)
+    t = engine.config.min_answer_score
+    un = [s for s, ok in rep if not ok]
+    ok = [s for s, ok in rep if ok]
+    print(f"SQuAD 2.0 dev, reported half ({len(rep)} questions), threshold {t}: unanswerable "
+          f"abstained {np.mean([s < t for s in un]):.3f}, answerable wrongly abstained "
+          f"{np.mean([s < t for s in ok]):.3f}")
+    for name in ("wikiqa_test.jsonl", "trecqa_test.jsonl"):
+        m1, r1, k = map_mrr(ranker.score, name)
+        m2, r2, _ = map_mrr(cos, name)
+        print(f"{name.split('.')[0]} ({k} questions): MAP / MRR ranker {m1:.3f} / {r1:.3f}, "
+              f"MiniLM cosine {m2:.3f} / {r2:.3f}")
+
+    items = verbatim_items(questions, "report")
+    if args.quick:
+        random.Random(7).shuffle(items)
+        items = items[:400]
+    nulls = [r["query"] for r in read_jsonl(need("multihoprag_sample500.jsonl"))
+             if r["question_type"] == "null_query"]
+    for label in ("ranker", "no ranker (MiniLM cosine)"):
+        if label != "ranker":
+            engine.ranker = None
+        a = ask_all(engine, items)
+        print(f"RealTime QA 2024+ ({a['n']} items, as asked), {label}: first quote holds the "
+              f"answer {a['first']:.3f}, some quote {a['some']:.3f}, wrongly abstained "
+              f"{a['abstained']:.3f}, quotes per answer {a['quotes_per_answer']:.2f}, ask p50 "
+              f"{a['p50_ms']:.0f} ms; abstained: MultiHop-RAG null "
+              f"{abstained_share(engine, nulls):.3f} ({len(nulls)}), off-topic "
+              f"{abstained_share(engine, OFF_TOPIC):.3f} ({len(OFF_TOPIC)})")
+
+
+if __name__ == "__main__":
+    main()
