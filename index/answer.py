@@ -67,10 +67,11 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     qv = embedder.encode([query])[0]
     hits = search(store, embedder, query, k=config.passages_read, config=config, now=now,
                   window=window, filters=filters, query_vector=qv)
+    labels = [window.label] if window.filters and window.label else []
+    if filters.any:
+        labels.append(_filters_label(filters))
+    period = " and ".join(labels) or None
     if not hits:
-        period = window.label if window.filters else None
-        if filters.any and not period:
-            period = _filters_label(filters)
         return _abstain(store, question, "period" if period else "no_answer", period=period)
 
     names = key_names(question)
@@ -85,18 +86,18 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     if years:
         return _abstain(store, question, "period", names=years)
     if names and len(found) / len(names) < config.min_name_coverage:
-        return _abstain(store, question, "names_not_found",
+        return _abstain(store, question, "names_not_found", period=period,
                         names=[n for n in names if n not in found], found_with=found)
 
     cands = candidates(hits)
     if not cands:
-        return _abstain(store, question, "no_answer")
+        return _abstain(store, question, "no_answer", period=period)
     score_candidates(cands, question, qv, ranker, embedder, hits, config)
     cands.sort(key=lambda c: c.score, reverse=True)
     bar = config.min_answer_score if ranker is not None else config.min_similarity
     best = max(c.ranker for c in cands)
     if best < bar:
-        return _abstain(store, question, "no_answer", best_score=best)
+        return _abstain(store, question, "no_answer", period=period, best_score=best)
     return _compose(store, question, _choose(cands, config, bar))
 
 

@@ -17,6 +17,11 @@ def join_names(names: list[str], word: str = "or") -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" {word} " + quoted[-1]
 
 
+def period_phrase(period: str) -> str:
+    """"this week" -> "from this week"; "before 9 Feb 2020" stays as it is."""
+    return period if period.split()[0] in _PREPOSITIONS else f"from {period}"
+
+
 def abstention_sentence(a: Abstention, empty_hint: str) -> str:
     """"No indexed article mentions “X”; 12 articles from 3 Feb 2020 to 20 Feb 2020 are
     indexed." `empty_hint` says how to add a source, in the front end's terms."""
@@ -24,18 +29,20 @@ def abstention_sentence(a: Abstention, empty_hint: str) -> str:
         return f"Nothing is indexed yet: {empty_hint}"
     if a.reason == "unverified":
         return "No quote could be verified against its article."
-    if a.reason in ("unknown_names", "names_not_found") and a.names:
+    scope = f" {period_phrase(a.period)}" if a.period else ""
+    if a.reason == "unknown_names" and a.names:
         what = "mentions " + join_names(a.names)
+    elif a.reason == "names_not_found" and a.names:
+        what = f"{scope.strip()} mentions {join_names(a.names)}".strip()
         if a.found_with:
-            what = (f"found mentions {join_names(a.names)} along with "
+            what = (f"found{scope} mentions {join_names(a.names)} along with "
                     f"{join_names(a.found_with, 'and')}")
     elif a.reason == "period" and a.names:
         what = f"from {join_names(a.names)} answers this"
-    elif a.reason == "period" and a.period:
-        lead = a.period.split()[0]
-        what = f"{'' if lead in _PREPOSITIONS else 'from '}{a.period} answers this"
+    elif a.reason == "period":
+        what = f"{scope.strip()} answers this"
     else:
-        what = "answers this question"
+        what = f"{scope.strip()} answers this question".strip()
     span = f" from {format_date(a.first)} to {format_date(a.last)}" if a.first and a.last else ""
     return f"No indexed article {what}; {a.articles} articles{span} are indexed."
 

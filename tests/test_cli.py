@@ -119,3 +119,34 @@ def test_index_list_and_errors(run, tmp_path):
     assert r.exit_code == 0
     r = run("index", "remove", "nope")
     assert r.exit_code == 1 and "no source named 'nope'" in r.stderr
+
+
+def test_ask_filters_by_date_and_as_of(run):
+    q = "How many flights did Schiphol cancel during Storm Ciara?"
+    [before] = _lines(run("ask", q, "--json", "--until", "2020-02-08").stdout)
+    assert before["abstained"] and before["abstention"]["period"] == "before 9 Feb 2020"
+    assert "No indexed article before 9 Feb 2020 mentions “Schiphol”" in before["answer"]
+    [that_day] = _lines(run("ask", q, "--json", "--since", "9 Feb 2020", "--until",
+                            "2020-02-09").stdout)
+    assert not that_day["abstained"] and "240" in that_day["quotes"][0]["text"]
+    [earlier] = _lines(run("ask", q, "--json", "--as-of", "2020-02-05").stdout)
+    assert earlier["abstained"]
+    # "this week" is the week of the --as-of day
+    [week] = _lines(run("ask", "What happened to Turkish troops in Idlib this week?", "--json",
+                        "--as-of", "2020-02-12").stdout)
+    assert not week["abstained"]
+    assert {c["article_id"] for c in week["citations"]} == {"demo-idlib-observation-posts"}
+
+
+def test_search_filters_by_source(run):
+    [mine] = _lines(run("search", "port container traffic", "--json", "--source", "demo").stdout)
+    assert mine["results"][0]["article_id"] == "demo-saltmere-port-record"
+    [other] = _lines(run("search", "port container traffic", "--json", "--source",
+                         "elsewhere").stdout)
+    assert other["results"] == []
+
+
+def test_a_bad_date_is_one_line(run):
+    r = run("ask", "What happened?", "--since", "soonish")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "error: since: 'soonish' is not a date"

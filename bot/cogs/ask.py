@@ -24,12 +24,12 @@ _NEXT = re.compile(r"\b(next|then|after that|afterwards|since then|later|now)\b"
 
 
 @dataclass
-class _Turn:
+class Turn:
     question: str
     newest: datetime | None  # the newest article the answer cited
 
 
-def follow_up(turns: list[_Turn], question: str) -> tuple[str | None, datetime | None]:
+def follow_up(turns: list[Turn], question: str) -> tuple[str | None, datetime | None]:
     """The context a follow-up ("and what did Turkey do next?") is searched with: the names of
     the thread's earlier questions, and, when it asks what came next, the date after which to
     look."""
@@ -117,7 +117,7 @@ class Ask(commands.Cog):
     async def _answer_in_thread(self, thread: discord.Thread, question: str) -> None:
         turns = self.bot.thread_questions.setdefault(thread.id, [])
         if not turns and thread.owner_id == getattr(self.bot.user, "id", None):
-            turns.append(_Turn(thread.name, None))  # after a restart: the thread's name
+            turns.append(Turn(thread.name, None))  # after a restart: the thread's name
         context, after = follow_up(turns, question) if turns else (None, None)
         async with thread.typing():
             answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
@@ -126,7 +126,7 @@ class Ask(commands.Cog):
             answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context)
         dates = [c.published for c in answer.citations if c.published]
         if not turns or turns[-1].question != question:
-            turns.append(_Turn(question, max(dates) if dates else None))
+            turns.append(Turn(question, max(dates) if dates else None))
         elif dates:
             turns[-1].newest = max(dates)
         for group in batches(answer_embeds(answer)):
