@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 from _common import DATA, fresh_engine, need, read_jsonl
-from realtimeqa import OFF_TOPIC, asked_on, build, clean, load
+from realtimeqa import OFF_TOPIC, build, load, verbatim_items
 
 from index.answer import candidates, score_candidates
 from index.models import Filters
@@ -115,19 +115,8 @@ def map_mrr(scorer, name: str) -> tuple[float, float, int]:
 
 
 # -- end to end on RealTime QA -------------------------------------------------------------------
-def verbatim_items(questions, split: str):
-    out = []
-    for q, _gold, r in questions:
-        if rtqa_split(r) != split:
-            continue
-        golds = [r["choices"][int(i)] for i in r["answer"]]
-        if any(g and g in clean(r["evidence"]) for g in golds):
-            out.append((q, golds, asked_on(r)))
-    return out
-
-
 def ask_all(engine, items) -> dict[str, float]:
-    first = some = abstained = quotes = 0
+    first = some = abstained = quotes = exact = 0
     lat = []
     for q, golds, when in items:
         t0 = time.perf_counter()
@@ -135,12 +124,15 @@ def ask_all(engine, items) -> dict[str, float]:
         lat.append(time.perf_counter() - t0)
         abstained += a.abstained
         quotes += len(a.quotes)
+        stored = engine.store.get_articles(x.article_id for x in a.quotes)
+        exact += sum(stored[x.article_id].text[x.start : x.end] == x.text for x in a.quotes)
         if a.quotes:
             first += any(g in a.quotes[0].text for g in golds)
             some += any(g in x.text for x in a.quotes for g in golds)
     n = len(items)
     return {"first": first / n, "some": some / n, "abstained": abstained / n,
             "quotes_per_answer": quotes / max(n - abstained, 1), "n": n,
+            "verbatim": exact / max(quotes, 1),
             "p50_ms": 1000 * float(np.median(lat))}
 
 
@@ -150,7 +142,7 @@ def abstained_share(engine, questions: list[str]) -> float:
 
 def calibrate(engine, questions) -> None:
     """Choose retrieval_weight and min_answer_score on the tuning splits only."""
-    items = verbatim_items(questions, "tune")
+    items = verbatim_items(questions, lambda r: rtqa_split(r) == "tune")
     print(f"tuning on {len(items)} RealTime QA items dated 2023")
     qvs = engine.embedder.encode([q for q, _, _ in items])
     runs = []
@@ -236,7 +228,7 @@ def main() -> None:
         print(f"{name.split('.')[0]} ({k} questions): MAP / MRR ranker {m1:.3f} / {r1:.3f}, "
               f"MiniLM cosine {m2:.3f} / {r2:.3f}")
 
-    items = verbatim_items(questions, "report")
+    items = verbatim_items(questions, lambda r: rtqa_split(r) == "report")
     if args.quick:
         random.Random(7).shuffle(items)
         items = items[:400]
@@ -248,7 +240,8 @@ def main() -> None:
         a = ask_all(engine, items)
         print(f"RealTime QA 2024+ ({a['n']} items, as asked), {label}: first quote holds the "
               f"answer {a['first']:.3f}, some quote {a['some']:.3f}, wrongly abstained "
-              f"{a['abstained']:.3f}, quotes per answer {a['quotes_per_answer']:.2f}, ask p50 "
+              f"{a['abstained']:.3f}, quotes per answer {a['quotes_per_answer']:.2f} "
+              f"({a['verbatim']:.1%} verbatim), ask p50 "
               f"{a['p50_ms']:.0f} ms; abstained: MultiHop-RAG null "
               f"{abstained_share(engine, nulls):.3f} ({len(nulls)}), off-topic "
               f"{abstained_share(engine, OFF_TOPIC):.3f} ({len(OFF_TOPIC)})")

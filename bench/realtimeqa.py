@@ -1,6 +1,6 @@
-"""Retrieval and answer quality on RealTime QA, abstention on MultiHop-RAG null queries.
+"""Retrieval quality on RealTime QA (answers and abstention: bench/answers.py).
 
-    .venv/bin/python bench/realtimeqa.py [--data-dir DIR] [--answers N] [--sweep]
+    .venv/bin/python bench/realtimeqa.py [--data-dir DIR] [--sweep]
 
 The corpus is every distinct evidence paragraph of ../shared/data/realtimeqa.jsonl (HTML tags
 stripped), each an article dated by its quiz; the questions are those that have evidence.
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import html
-import random
 import re
 import time
 from datetime import UTC, datetime
 
-import numpy as np
 from _common import fresh_engine, need, read_jsonl
 
 OFF_TOPIC = [
@@ -108,48 +106,20 @@ def retrieval(engine, questions, qvecs, mode: str, weight: float | None = None,
     return {"hits@1": hits1 / n, "hits@5": hits5 / n, "hits@10": hits10 / n, "mrr@10": rr / n}
 
 
-def answers(engine, questions, n: int, seed: int = 7) -> dict:
-    verbatim = []
+def verbatim_items(questions, keep=lambda r: True) -> list:
+    """(question, correct choices, when asked) for the items whose correct choice is verbatim
+    in the evidence, where `keep(item)`."""
+    out = []
     for q, _gold, r in questions:
         golds = [r["choices"][int(i)] for i in r["answer"]]
-        if any(g and g in clean(r["evidence"]) for g in golds):
-            verbatim.append((q, golds, asked_on(r)))
-    random.Random(seed).shuffle(verbatim)
-    sample = verbatim[:n] if n else verbatim
-    first = anyq = abstained = quotes = exact = 0
-    latencies = []
-    for q, golds, when in sample:
-        t0 = time.perf_counter()
-        a = engine.ask(q, now=when)
-        latencies.append(time.perf_counter() - t0)
-        abstained += a.abstained
-        if a.quotes:
-            first += any(g in a.quotes[0].text for g in golds)
-            anyq += any(g in x.text for x in a.quotes for g in golds)
-        stored = engine.store.get_articles(x.article_id for x in a.quotes)
-        for x in a.quotes:
-            quotes += 1
-            exact += stored[x.article_id].text[x.start : x.end] == x.text
-    m = len(sample)
-    return {"items": m, "of_verbatim": len(verbatim), "first_quote_has_answer": first / m,
-            "some_quote_has_answer": anyq / m, "abstained": abstained / m,
-            "quotes": quotes, "verbatim_quotes": exact / max(quotes, 1),
-            "ask_p50_ms": 1000 * float(np.percentile(latencies, 50))}
-
-
-def abstention(engine) -> dict:
-    rows = read_jsonl(need("multihoprag_sample500.jsonl"))
-    nulls = [r["query"] for r in rows if r["question_type"] == "null_query"]
-    null_abst = sum(engine.ask(q).abstained for q in nulls)
-    off_abst = sum(engine.ask(q).abstained for q in OFF_TOPIC)
-    return {"multihop_null_queries": len(nulls), "null_abstained": null_abst / len(nulls),
-            "off_topic": len(OFF_TOPIC), "off_topic_abstained": off_abst / len(OFF_TOPIC)}
+        if keep(r) and any(g and g in clean(r["evidence"]) for g in golds):
+            out.append((q, golds, asked_on(r)))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", help="keep the index here between runs")
-    ap.add_argument("--answers", type=int, default=0, help="answer items to sample (0 = all)")
     ap.add_argument("--sweep", action="store_true", help="also try other lexical weights")
     args = ap.parse_args()
     articles, questions = load()
@@ -177,18 +147,7 @@ def main() -> None:
         print(f"{label:41} {m['hits@1']:.3f}   {m['hits@5']:.3f}   {m['hits@10']:.3f}    "
               f"{m['mrr@10']:.3f}")
 
-    a = answers(engine, questions, args.answers)
-    print(f"\nanswers (asked on the quiz date) on {a['items']} of the {a['of_verbatim']} items whose "
-          f"correct choice is verbatim in the evidence:")
-    print(f"  first quote contains the answer: {a['first_quote_has_answer']:.3f}")
-    print(f"  some quote contains the answer:  {a['some_quote_has_answer']:.3f}")
-    print(f"  abstained (wrongly):             {a['abstained']:.3f}")
-    print(f"  quotes verbatim:                 {a['verbatim_quotes']:.1%} of {a['quotes']}")
-    print(f"  ask p50 on this index:           {a['ask_p50_ms']:.0f} ms")
-    ab = abstention(engine)
-    print(f"\nabstention: MultiHop-RAG null queries {ab['null_abstained']:.3f} of "
-          f"{ab['multihop_null_queries']}; off-topic {ab['off_topic_abstained']:.3f} of "
-          f"{ab['off_topic']}")
+    print("\nanswers and abstention: bench/answers.py")
 
 
 if __name__ == "__main__":

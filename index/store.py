@@ -289,18 +289,7 @@ class Store:
                         ids: Sequence[str] | None = None,
                         sources: Sequence[str] = ()) -> list[StoredArticle]:
         sql = "SELECT * FROM articles"
-        args: list[Any] = []
-        conds = []
-        if since is not None:
-            conds.append("published >= ?")
-            args.append(since)
-        if until is not None:
-            conds.append("published < ?")
-            args.append(until)
-        if sources:
-            conds.append("id IN (SELECT article_id FROM article_sources WHERE source IN "
-                         f"({','.join('?' * len(sources))}))")
-            args += list(sources)
+        conds, args = _scope_sql("articles", since, until, sources)
         if ids is not None:
             if not ids:
                 return []
@@ -334,20 +323,11 @@ class Store:
             return []
         sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
                "JOIN passages p ON p.rid = passages_fts.rowid ")
-        args: list[Any] = [q]
-        conds = ["passages_fts MATCH ?"]
-        if since is not None or until is not None:
+        scope, scope_args = _scope_sql("a", since, until, sources)
+        if scope:
             sql += "JOIN articles a ON a.id = p.article_id "
-            if since is not None:
-                conds.append("a.published >= ?")
-                args.append(since)
-            if until is not None:
-                conds.append("a.published < ?")
-                args.append(until)
-        if sources:
-            conds.append("p.article_id IN (SELECT article_id FROM article_sources WHERE source IN "
-                         f"({','.join('?' * len(sources))}))")
-            args += list(sources)
+        conds = ["passages_fts MATCH ?", *scope]
+        args: list[Any] = [q, *scope_args]
         sql += "WHERE " + " AND ".join(conds) + " ORDER BY s DESC LIMIT ?"
         args.append(k)
         try:
@@ -442,17 +422,9 @@ class Store:
                      until: float | None, sources: Sequence[str]) -> list[tuple[str, float]]:
         """Nearest passages of some sources, exactly, from the vectors SQLite keeps: a source
         is a small share of the index, which a Chroma `where` would scan id by id."""
-        sql = ("SELECT p.id, p.vector FROM passages p JOIN articles a ON a.id = p.article_id "
-               "WHERE p.article_id IN (SELECT article_id FROM article_sources WHERE source IN "
-               f"({','.join('?' * len(sources))}))")
-        args: list[Any] = list(sources)
-        if since is not None:
-            sql += " AND a.published >= ?"
-            args.append(since)
-        if until is not None:
-            sql += " AND a.published < ?"
-            args.append(until)
-        rows = self._q(sql, args)
+        conds, args = _scope_sql("a", since, until, sources)
+        rows = self._q("SELECT p.id, p.vector FROM passages p JOIN articles a "
+                       "ON a.id = p.article_id WHERE " + " AND ".join(conds), args)
         if not rows:
             return []
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
@@ -470,6 +442,25 @@ class Store:
             "SELECT p.article_id, a.published FROM passages p JOIN articles a "
             "ON a.id = p.article_id WHERE p.id IN ({ids})", passage_ids)
         return {r[0]: r[1] for r in rows}
+
+
+def _scope_sql(article: str, since: float | None, until: float | None,
+               sources: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their arguments) limiting rows to a publication window and some
+    sources; `article` is how the query names the articles table ("a", "articles")."""
+    conds: list[str] = []
+    args: list[Any] = []
+    if since is not None:
+        conds.append(f"{article}.published >= ?")
+        args.append(since)
+    if until is not None:
+        conds.append(f"{article}.published < ?")
+        args.append(until)
+    if sources:
+        conds.append(f"{article}.id IN (SELECT article_id FROM article_sources WHERE source IN "
+                     f"({','.join('?' * len(sources))}))")
+        args += list(sources)
+    return conds, args
 
 
 def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:
