@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from _common import bbc_as_articles_jsonl, fresh_engine, need, read_jsonl
 
+from index.models import ArticleRow
+
 
 def questions(n: int) -> list[str]:
     rows = read_jsonl(need("realtimeqa.jsonl"))
@@ -45,14 +47,14 @@ def replicate(engine, target: int) -> None:
             published = {}
             for a in chunk:
                 aid = f"{a.id}#copy{c}"
-                rows.append({"id": aid, "title": a.title, "text": a.text, "url": None,
-                             "canonical_url": None, "publisher": a.publisher,
-                             "published": a.published.timestamp() if a.published else None,
-                             "author": a.author, "category": a.category,
-                             "text_hash": f"{a.text_hash}{c}", "norm_hash": f"{a.text_hash}{c}",
-                             "indexed_at": time.time()})
+                rows.append(ArticleRow(
+                    id=aid, title=a.title, text=a.text, url=None, canonical_url=None,
+                    publisher=a.publisher,
+                    published=a.published.timestamp() if a.published else None,
+                    author=a.author, category=a.category, text_hash=f"{a.text_hash}{c}",
+                    norm_hash=f"{a.text_hash}{c}", indexed_at=time.time()))
                 titles[aid] = a.title
-                published[aid] = rows[-1]["published"]
+                published[aid] = rows[-1].published
                 own = store.passages_of_article(a.id)
                 vecs = store.vectors([p.id for p in own])
                 for p in own:
@@ -83,6 +85,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", help="keep the index here between runs")
     ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--sizes", default="10000,100000", help="index sizes in passages")
+    ap.add_argument("--without-ranker", action="store_true",
+                    help="also measure ask with the answer ranker off, in the same run")
     args = ap.parse_args()
     engine = fresh_engine(args.data_dir)
     if engine.store.stats().articles == 0:
@@ -92,11 +97,17 @@ def main() -> None:
         print(f"indexed BBC in {time.perf_counter() - t0:.0f}s")
     qs = questions(args.questions)
     print("passages   command  p50 ms  p95 ms")
-    for target in (10_000, 100_000):
+    ranker = engine.ranker
+    for target in (int(x) for x in args.sizes.split(",")):
         replicate(engine, target)
         n = engine.store.stats().passages
         for name, (p50, p95) in measure(engine, qs).items():
             print(f"{n:8}   {name:7} {p50:7.1f} {p95:7.1f}")
+        if args.without_ranker:
+            engine.ranker = None
+            p50, p95 = measure(engine, qs)["ask"]
+            print(f"{n:8}   ask, no ranker {p50:7.1f} {p95:7.1f}")
+            engine.ranker = ranker
 
 
 if __name__ == "__main__":

@@ -1,0 +1,79 @@
+"""The shipped answer ranker: the sentence that answers comes first, and a question on the
+subject that the articles do not answer is declined. Hand-written cases over the team's demo
+corpus and the real Sputnik article."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.ranker import Ranker
+from tests.conftest import SHARED, make_engine, ranker, text
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_ranker_prefers_the_sentence_that_answers():
+    r = ranker()
+    assert isinstance(r, Ranker)
+    q = "Did Russia and Turkey agree to keep talking about Idlib?"
+    lead = ("Russia and Turkey held talks in Ankara, discussing the situation in Syria's Idlib "
+            "and steps to advance the political process in Syria.")
+    answer = "It was decided to continue negotiations next week."
+    s_lead, s_answer = r.score(q, [lead, answer])
+    assert s_answer > s_lead
+    assert 0.0 <= s_lead <= 1.0 and 0.0 <= s_answer <= 1.0
+
+
+@pytest.mark.parametrize(("question", "fact"), [
+    ("Who scored the winning goal in the Coastal Cup final?", "Kaito Brennan-Mori"),
+    ("Which company won the contract for the Brackenford wifi network?", "Lanterna Networks"),
+    ("How much will Saltmere spend on extending its North Quay?", "260 million euros"),
+    ("Did the Russian and Turkish diplomats agree to keep talking after Ankara?", "agreed to"),
+    ("What stopped the dendrites in the Aldercombe zinc battery?", "coating"),
+])
+def test_the_first_quote_is_the_answering_sentence(demo_engine, question, fact):
+    a = demo_engine.ask(question)
+    assert not a.abstained, text(a)
+    assert fact in a.quotes[0].text, text(a)
+    assert len(a.quotes) <= 3
+
+
+@pytest.mark.parametrize("question", [
+    "Which industrial partner will build the Aldercombe zinc battery pouch cells?",
+    "How much did a ticket for the Coastal Cup final cost?",
+])
+def test_an_on_topic_question_the_articles_do_not_answer_is_declined(demo_engine, question):
+    a = demo_engine.ask(question)
+    assert a.abstained, text(a)
+    assert a.abstention is not None and a.abstention.reason == "no_answer"
+    assert "answers this question" in text(a)
+
+
+@pytest.fixture(scope="module")
+def sputnik(tmp_path_factory, model):
+    path = SHARED / "idlib_talks_sputnik.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the public corpora live in ../shared/data")
+    engine = make_engine(tmp_path_factory.mktemp("sputnik"), model)
+    engine.add_source(str(path), "sputnik")
+    yield engine
+    engine.close()
+
+
+@pytest.mark.parametrize(("question", "sentence"), [
+    ("Did Russia and Turkey agree to keep talking about Idlib?",
+     "It was decided to continue negotiations next week"),
+    ("Which agencies were represented in the delegations at the Ankara negotiations?",
+     "The delegations included representatives of the two countries' foreign ministries"),
+])
+def test_sputnik_quotes_the_sentence_that_answers(sputnik, question, sentence):
+    a = sputnik.ask(question)
+    assert not a.abstained, text(a)
+    assert sentence in a.quotes[0].text, text(a)
+    assert a.citations[0].source == "Sputnik"
+
+
+def test_sputnik_declines_what_it_does_not_say(sputnik):
+    a = sputnik.ask("How many Turkish soldiers were killed by the Syrian government attack in "
+                    "Idlib?")
+    assert a.abstained, text(a)
