@@ -42,18 +42,15 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                import os
-
-                # Weights come from the local path; never ask a hub.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
                 path = self._model_ref or bundled_model_path()
                 log.info("loading embedding model from %s", path)
-                self._model = SentenceTransformer(path, device="cpu")
+                # weights come from the local path; never ask a hub
+                self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
                 self.dim = int(self._model.get_embedding_dimension())
         return self._model
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    # -- search (bench/realtimeqa.py; DESIGN.md: cosine + 0.2 * bm25/max beat RRF and dense) ----
+    # -- search (bench/realtimeqa.py --sweep: cosine + 0.2 * bm25/max beat dense and 0.1-0.5) -----
     lexical_weight: float = 0.2
     # mild preference for recent news, age counted from when the question is asked
     recency_weight: float = 0.1

@@ -166,3 +166,23 @@ def test_the_question_budget_is_per_user():
     wait = limiter.retry_after(1)
     assert 0 < wait <= 60
     assert limiter.retry_after(2) == 0
+
+
+async def test_a_configured_gateway_is_used_and_a_silent_proxy_means_one_shard():
+    from bot.gateway import point_at, restore, use_gateway
+
+    http = MagicMock(spec=discord.http.HTTPClient)
+    http.get_bot_gateway = AsyncMock(return_value=(4, "wss://gateway.discord.gg", {"total": 9}))
+    use_gateway(http, "ws://127.0.0.1:9/gw")
+    assert await http.get_bot_gateway() == (4, "ws://127.0.0.1:9/gw", {"total": 9})
+    silent = MagicMock(spec=discord.http.HTTPClient)
+    silent.get_bot_gateway = AsyncMock(side_effect=discord.GatewayNotFound())
+    use_gateway(silent, "ws://127.0.0.1:9/gw")
+    shards, url, _ = await silent.get_bot_gateway()
+    assert (shards, url) == (1, "ws://127.0.0.1:9/gw")
+    old = point_at("http://127.0.0.1:9/api/v10/", None)
+    try:
+        assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
+    finally:
+        restore(old)
+    assert discord.http.Route.BASE == old[0]
