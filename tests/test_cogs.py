@@ -185,4 +185,4 @@ async def test_a_configured_gateway_is_used_and_a_silent_proxy_means_one_shard()
         assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
     finally:
         restore(old)
-    assert discord.http.Route.BASE == old[0]
+    assert old[0] == discord.http.Route.BASE
