@@ -79,20 +79,21 @@ def build(engine, articles) -> float:
 
 
 def retrieval(engine, questions, qvecs, mode: str, weight: float | None = None,
-              realtime: bool = False) -> dict:
+              realtime: bool = False, config=None, ranker=None) -> dict:
     """Content only: no dates at all. Realtime: each question asked on its quiz date, so the
     index holds what was published by then and newer articles get newsbot's recency boost."""
     from index.search import search
     from index.timewin import TimeWindow
 
+    config = config or engine.config
     hits1 = hits5 = hits10 = 0
     rr = 0.0
     for (q, gold, r), qv in zip(questions, qvecs, strict=True):
         if realtime:
-            hits = search(engine.store, engine.embedder, q, k=30, config=engine.config,
+            hits = search(engine.store, engine.embedder, q, k=30, config=config, ranker=ranker,
                           mode=mode, lexical_weight=weight, query_vector=qv, now=asked_on(r))
         else:
-            hits = search(engine.store, engine.embedder, q, k=30, config=engine.config,
+            hits = search(engine.store, engine.embedder, q, k=30, config=config, ranker=ranker,
                           mode=mode, lexical_weight=weight, query_vector=qv,
                           window=TimeWindow(), recency=False)
         ranked = list(dict.fromkeys(h.article.id for h in hits))[:10]
@@ -121,6 +122,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", help="keep the index here between runs")
     ap.add_argument("--sweep", action="store_true", help="also try other lexical weights")
+    ap.add_argument("--rerank", action="store_true",
+                    help="tune search reordering by the answer ranker on 2023, report on 2024+")
     args = ap.parse_args()
     articles, questions = load()
     engine = fresh_engine(args.data_dir)
@@ -147,7 +150,39 @@ def main() -> None:
         print(f"{label:41} {m['hits@1']:.3f}   {m['hits@5']:.3f}   {m['hits@10']:.3f}    "
               f"{m['mrr@10']:.3f}")
 
+    if args.rerank:
+        rerank_table(engine, questions, qvecs)
     print("\nanswers and abstention: bench/answers.py")
+
+
+def rerank_table(engine, questions, qvecs) -> None:
+    """Content only: search reordered by the answer ranker, weight chosen on quizzes dated 2023,
+    reported on those from 2024 on beside plain fusion."""
+    from dataclasses import replace
+
+    def part(year_ok):
+        keep = [i for i, (_, _, r) in enumerate(questions) if year_ok(r["question_date"][:4])]
+        return [questions[i] for i in keep], [qvecs[i] for i in keep]
+
+    tune, report = part(lambda y: y == "2023"), part(lambda y: y >= "2024")
+    print("\nsearch reordered by the answer ranker (content only)   Hits@1  MRR@10")
+    best_w, best = 0.0, retrieval(engine, *tune, "hybrid")["mrr@10"]
+    print(f"  tune (2023, {len(tune[0])}), weight 0 (plain fusion)          "
+          f"{retrieval(engine, *tune, 'hybrid')['hits@1']:.3f}   {best:.3f}")
+    for w in (0.1, 0.25, 0.5, 1.0):
+        cfg = replace(engine.config, search_rerank_weight=w)
+        m = retrieval(engine, *tune, "hybrid", config=cfg, ranker=engine.ranker)
+        print(f"  tune, weight {w:<4}                                 {m['hits@1']:.3f}   "
+              f"{m['mrr@10']:.3f}")
+        if m["mrr@10"] > best:
+            best_w, best = w, m["mrr@10"]
+    base = retrieval(engine, *report, "hybrid")
+    cfg = replace(engine.config, search_rerank_weight=best_w)
+    rer = retrieval(engine, *report, "hybrid", config=cfg, ranker=engine.ranker)
+    print(f"  report (2024+, {len(report[0])}), plain fusion                  "
+          f"{base['hits@1']:.3f}   {base['mrr@10']:.3f}")
+    print(f"  report, reordered with weight {best_w}                 {rer['hits@1']:.3f}   "
+          f"{rer['mrr@10']:.3f}")
 
 
 if __name__ == "__main__":

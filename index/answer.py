@@ -10,16 +10,15 @@ surely as the first. When no sentence scores high enough, the answer abstains an
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import numpy as np
 
 from index.embed import Embedder
 from index.models import Abstention, AbstentionReason, Answer, Citation, Filters, Hit, Quote
 from index.passages import sentence_spans
+from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import search
 from index.store import Store
@@ -27,12 +26,6 @@ from index.text import format_date, is_year, key_names, mentions, normalise, ver
 from index.timewin import TimeWindow, time_window
 
 log = logging.getLogger(__name__)
-
-
-class SentenceRanker(Protocol):
-    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """One score in [0, 1] per sentence: how surely it answers the question."""
-        ...
 
 
 @dataclass

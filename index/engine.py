@@ -22,12 +22,13 @@ import courlan
 import filelock
 import numpy as np
 
-from index.answer import SentenceRanker, answer
+from index.answer import answer
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.errors import NewsbotError, SourceError, UnknownSource
 from index.llm import phrase
 from index.models import Answer, Article, ArticleRow, Filters, Hit, Passage, SourceInfo, Summary
 from index.passages import split_passages
+from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import Mode, search
 from index.settings import IndexSettings, LLMSettings
@@ -378,7 +379,7 @@ class Engine:
     def search(self, question: str, k: int = 10, *, filters: Filters | None = None,
                now: datetime | None = None, mode: Mode = "hybrid") -> list[Hit]:
         return search(self.store, self.embedder, question, k, config=self.config, now=now,
-                      filters=filters, mode=mode)
+                      filters=filters, mode=mode, ranker=self.ranker)
 
     def ask(self, question: str, *, filters: Filters | None = None, now: datetime | None = None,
             context: str | None = None, after: datetime | None = None,

@@ -11,12 +11,19 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).resolve().parent / "ranker_model"
+
+
+class SentenceRanker(Protocol):
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """One score in [0, 1] per sentence: how surely it answers the question."""
+        ...
 
 
 class Ranker:

@@ -26,6 +26,11 @@ class ScoringConfig:
     candidates: int = 50
     # added for articles inside a year or month the question names
     window_boost: float = 0.05
+    # `search` may reorder its top passages with the answer ranker: score += weight * ranker
+    # (passage read with its headline). 0 = off. Tuned with bench/realtimeqa.py --rerank on
+    # RealTime QA 2023, reported on 2024 on.
+    search_rerank_weight: float = 0.0
+    search_rerank_depth: int = 10
 
     # -- answers (bench/answers.py) ---------------------------------------------------------------
     passages_read: int = 6  # best passages whose sentences the ranker scores

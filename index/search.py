@@ -10,6 +10,7 @@ import numpy as np
 
 from index.embed import Embedder
 from index.models import Filters, Hit
+from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.store import Store, ts
 from index.timewin import TimeWindow, time_window
@@ -50,7 +51,8 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
            config: ScoringConfig = DEFAULT, now: datetime | None = None,
            window: TimeWindow | None = None, filters: Filters | None = None,
            mode: Mode = "hybrid", query_vector: np.ndarray | None = None,
-           recency: bool = True, lexical_weight: float | None = None) -> list[Hit]:
+           recency: bool = True, lexical_weight: float | None = None,
+           ranker: SentenceRanker | None = None) -> list[Hit]:
     """The k best passages for `question`.
 
     `now` is when the question is asked (default: the present, or `filters.as_of`). Given
@@ -122,4 +124,20 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
             score += config.latest_weight * 2 ** (-age / config.latest_half_life_days)
         hits.append(Hit(passage=p, article=art, score=score, dense=d, lexical=lx))
     hits.sort(key=lambda h: h.score, reverse=True)
+    if ranker is not None and config.search_rerank_weight > 0:
+        hits = rerank(hits, question, ranker, config.search_rerank_weight,
+                      config.search_rerank_depth)
     return hits[:k]
+
+
+def rerank(hits: list[Hit], question: str, ranker: SentenceRanker, weight: float,
+           depth: int) -> list[Hit]:
+    """Add `weight` times the answer ranker's score of each of the top `depth` passages (read
+    with its headline) to its search score, and sort those again."""
+    top = hits[:depth]
+    scores = ranker.score(question, [f"{h.article.title}. {h.passage.text}" if h.article.title
+                                     else h.passage.text for h in top])
+    for h, s in zip(top, scores, strict=True):
+        h.score += weight * float(s)
+    top.sort(key=lambda h: h.score, reverse=True)
+    return top + hits[depth:]
