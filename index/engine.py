@@ -32,7 +32,7 @@ from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import Mode, search
 from index.settings import IndexSettings, LLMSettings
-from index.sources import Fetcher, ReadResult, is_url, read_source, source_kind
+from index.sources import Fetcher, ReadResult, is_url, public_url, read_source, source_kind
 from index.store import Store, make_chroma_client, norm_hash, ts
 from index.summary import latest
 
@@ -142,7 +142,9 @@ class Engine:
                    progress: Progress | None = None) -> IndexReport:
         """Register a source and index it. Re-adding a registered location refreshes it."""
         location = location.strip()
-        if not is_url(location):
+        if is_url(location):
+            location = public_url(location)  # credentials are never stored or shown
+        else:
             location = str(Path(location).expanduser().resolve())
         existing = self.store.source_by_location(location)
         if existing is not None:
@@ -302,7 +304,8 @@ class Engine:
                     continue
             seen_ids.add(aid)
             seen_norm[nh] = aid
-            row = ArticleRow(id=aid, title=a.title, text=a.text, url=a.url, canonical_url=canon,
+            url = public_url(a.url) if a.url else None
+            row = ArticleRow(id=aid, title=a.title, text=a.text, url=url, canonical_url=canon,
                              publisher=a.publisher, published=ts(a.published), author=a.author,
                              category=a.category)
             fields = {k: v for k, v in row.__dict__.items() if k not in _UNHASHED}

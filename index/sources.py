@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -68,7 +68,7 @@ class Fetcher:
                             continue
                         if resp.status_code >= 400:
                             raise SourceError(
-                                source, f"HTTP {resp.status_code} {resp.reason_phrase} from {url}"
+                                source, f"HTTP {resp.status_code} {resp.reason_phrase} from {public_url(url)}"
                             )
                         declared = resp.headers.get("content-length")
                         if declared and declared.isdigit() and int(declared) > self.max_bytes:
@@ -81,15 +81,15 @@ class Fetcher:
                             chunks.append(chunk)
                         return b"".join(chunks), resp.headers.get("content-type", ""), str(resp.url)
                 except httpx.TimeoutException:
-                    raise SourceError(source, f"no answer from {url} within {self.timeout:g}s") from None
+                    raise SourceError(source, f"no answer from {public_url(url)} within {self.timeout:g}s") from None
                 except httpx.HTTPError as exc:
-                    raise SourceError(source, f"could not fetch {url}: {_short(exc)}") from None
-            raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {url}")
+                    raise SourceError(source, f"could not fetch {public_url(url)}: {_short(exc)}") from None
+            raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {public_url(url)}")
 
     def _check_url(self, url: str, source: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceError(source, f"not an http(s) URL: {url}")
+            raise SourceError(source, f"not an http(s) URL: {public_url(url)}")
         if self.allow_private:
             return
         host = parts.hostname
@@ -114,6 +114,21 @@ def _too_big(size: int, limit: int, more: bool = False) -> str:
 def _short(exc: BaseException) -> str:
     msg = str(exc).strip() or type(exc).__name__
     return msg.splitlines()[0][:200]
+
+
+def public_url(url: str) -> str:
+    """The URL without user info ("user:secret@"), which is never stored or shown."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def is_url(location: str) -> bool:

@@ -273,3 +273,23 @@ def test_malformed_fields_skip_their_line_only(engine, tmp_path):
     assert report.articles == 2
     listed = {s.name: s for s in engine.list_sources()}
     assert "odd line 2: published is not a date" in listed["odd"].last_error
+
+
+def test_credentials_in_urls_are_never_stored_or_shown(engine, web, tmp_path):
+    feed = (DEMO / "feed.xml").read_text().replace("https://", "https://reader:s3cret@")
+    assert "s3cret" in feed
+    path = tmp_path / "creds.xml"
+    path.write_text(feed)
+    engine.add_source(str(path), "creds")
+    host = web.removeprefix("http://")
+    engine.add_source(f"http://admin:hunter2@{host}/feed.xml", "withpass")
+    with pytest.raises(SourceError) as failed:
+        engine.add_source(f"http://admin:hunter2@{host}/missing.xml", "failing")
+    assert "hunter2" not in str(failed.value)
+    shown = repr([s.to_json() for s in engine.list_sources()])
+    arts = engine.store.latest_articles(100)
+    assert arts and all(a.url is None or "@" not in a.url for a in arts)
+    assert "s3cret" not in shown and "hunter2" not in shown
+    assert f"http://{host}/feed.xml" in shown
+    hits = engine.search("Saltmere port containers", k=5)
+    assert hits and all("s3cret" not in (h.article.url or "") for h in hits)
