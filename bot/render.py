@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import discord
-from discord.utils import escape_markdown
+from discord.utils import escape_markdown as _escape_markdown
 
 from index.models import Answer, Citation, Hit, SourceInfo, Summary
-from index.text import format_date
+from index.text import displayable, format_date
 from index.wording import abstention_sentence
 
 DESCRIPTION_LIMIT = 4096
@@ -17,6 +17,11 @@ COLOUR = discord.Colour.from_rgb(46, 104, 160)
 NO_PINGS = discord.AllowedMentions.none()
 TITLE_LIMIT = 256
 EMPTY_HINT = "an admin can add a source with /source add."
+
+
+def escape_markdown(text: str) -> str:
+    """Markdown escaped, and the invisible characters that could reorder or hide text removed."""
+    return _escape_markdown(displayable(text))
 
 
 def citation_line(c: Citation) -> str:

@@ -102,5 +102,15 @@ def parse_day(value: str) -> datetime | None:
     return parsed.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# Bidi overrides and isolates, zero-width characters and the BOM: invisible, and able to reorder
+# or hide what a reader sees. Stripped from what is shown; the stored text keeps them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c"
+                                    "\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"))
+
+
+def displayable(text: str) -> str:
+    return text.translate(_INVISIBLE)
+
+
 def format_date(dt: datetime | None) -> str:
     return dt.strftime("%-d %b %Y") if dt else "date unknown"

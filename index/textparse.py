@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
@@ -159,13 +160,21 @@ def html_to_text(fragment: str) -> str:
     import lxml.html
 
     if "<" not in fragment:
-        return fragment.strip()
+        # plain text may still carry entities (&amp;), and a line break inside a paragraph is a
+        # hard wrap, not the end of a sentence
+        paras = re.split(r"\n\s*\n", html.unescape(fragment))
+        return "\n\n".join(" ".join(p.split()) for p in paras if p.strip())
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except Exception:  # lxml raises several types on junk input
         return re.sub(r"<[^>]+>", " ", fragment).strip()
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
+    for el in root.iter():  # source line breaks are white space; <br> and blocks make breaks
+        if el.text:
+            el.text = el.text.replace("\n", " ")
+        if el.tail:
+            el.tail = el.tail.replace("\n", " ")
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
     for el in root.iter():

@@ -7,7 +7,7 @@ differs between front ends (how to add a source) is passed in.
 from __future__ import annotations
 
 from index.models import Abstention, Answer, Citation
-from index.text import format_date
+from index.text import displayable, format_date
 
 _PREPOSITIONS = {"since", "before", "after", "as", "in"}
 
@@ -50,11 +50,11 @@ def abstention_sentence(a: Abstention, empty_hint: str) -> str:
 def citation_line(c: Citation) -> str:
     """"[1] Title — Publisher, 9 Feb 2020 <url>"."""
     line = f"[{c.n}] {c.title} — {c.source or 'unknown publisher'}, {format_date(c.published)}"
-    return f"{line} <{c.url}>" if c.url else line
+    return displayable(f"{line} <{c.url}>" if c.url else line)
 
 
 def quote_line(text: str, n: int) -> str:
-    return f"“{text}” [{n}]"
+    return f"“{displayable(text)}” [{n}]"
 
 
 def answer_text(answer: Answer, empty_hint: str) -> str:

@@ -186,3 +186,16 @@ async def test_a_configured_gateway_is_used_and_a_silent_proxy_means_one_shard()
     finally:
         restore(old)
     assert old[0] == discord.http.Route.BASE
+
+
+def test_invisible_controls_never_reach_what_is_shown():
+    from index.wording import answer_text
+
+    rlo = "Harbour\u202e retsam\u200b named"
+    a = Answer("q", [Quote(f"The {rlo} on Monday.", 1, "a1", 0, 10, 0.9)],
+               [Citation(1, "a1", f"Title {rlo}", "Gazette\u2066", None, None)])
+    shown = [answer_embeds(a)[0].description, answer_text(a, "")]
+    for text in shown:
+        assert not any(ch in text for ch in "\u202e\u200b\u2066"), repr(text)
+        assert "Harbour retsam named" in text
+    assert "\u202e" in a.quotes[0].text  # the quote itself still matches the stored text

@@ -42,3 +42,21 @@ def test_html_fragment_keeps_paragraphs():
     assert html_to_text("<p>One <b>two</b>.</p><p>Three<br>four.</p><script>x()</script>") == (
         "One two.\n\nThree\nfour."
     )
+
+
+def test_feed_text_hard_wrapped_mid_sentence_is_one_sentence(tmp_path):
+    from index.passages import sentence_spans
+
+    desc = ("The council on Monday appointed Ilse Varga, a former ferry captain from Rotterdam,\n"
+            "as the town&#39;s new harbour master, ending a\nsix-month search. Fish &amp; chips "
+            "were served.")
+    feed = tmp_path / "wrapped.xml"
+    feed.write_text(f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Gazette</title>
+<item><title>Harbour master named</title><link>https://gazette.example/hm</link>
+<description>{desc.replace("&", "&amp;")}</description></item></channel></rss>""")
+    [art] = read_source(str(feed), "gazette", Fetcher()).articles
+    sentences = [art.text[s:e] for s, e in sentence_spans(art.text)]
+    assert sentences[0] == ("The council on Monday appointed Ilse Varga, a former ferry captain "
+                            "from Rotterdam, as the town's new harbour master, ending a six-month "
+                            "search.")
+    assert sentences[1] == "Fish & chips were served."
