@@ -58,6 +58,8 @@ def _hinted(exc: NewsbotError) -> NewsbotError:
 
 
 def _questions(args: list[str]) -> Iterator[str]:
+    """The questions given, stdin's lines for "-"; an empty question is an error, said once."""
+    empty = False
     for a in args:
         if a == "-":
             for line in sys.stdin:
@@ -65,6 +67,10 @@ def _questions(args: list[str]) -> Iterator[str]:
                     yield line.strip()
         elif a.strip():
             yield a.strip()
+        else:
+            empty = True
+    if empty:
+        _fail(NewsbotError("the question is empty"))
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None,
@@ -206,7 +212,11 @@ def index_remove(name: str) -> None:
     out.print(f"removed {name} ({n} passages)")
 
 
-@app.command()
+# a question may start with "-" ("-40 degrees in Oslo?"): unknown options are questions
+QUESTION_CONTEXT = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=QUESTION_CONTEXT)
 def search(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,
@@ -230,7 +240,7 @@ def search(
             out.print(f"      {h.passage.text[:200]}", markup=False)
 
 
-@app.command()
+@app.command(context_settings=QUESTION_CONTEXT)
 def ask(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,

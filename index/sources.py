@@ -275,6 +275,9 @@ def _read_jsonl(text: str, source: str) -> Iterator[Article]:
         except json.JSONDecodeError as exc:
             errors.append(f"{where}: not JSON ({exc.msg})")
             continue
+        except RecursionError:
+            errors.append(f"{where}: JSON nested too deeply")
+            continue
         try:
             yield article_from_dict(obj, where)
             good += 1
@@ -301,6 +304,8 @@ def _read_json(text: str, source: str) -> Iterator[Article]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(source, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise SourceError(source, "JSON nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     items = data if isinstance(data, list) else [data]

@@ -293,3 +293,21 @@ def test_credentials_in_urls_are_never_stored_or_shown(engine, web, tmp_path):
     assert f"http://{host}/feed.xml" in shown
     hits = engine.search("Saltmere port containers", k=5)
     assert hits and all("s3cret" not in (h.article.url or "") for h in hits)
+
+
+def test_deeply_nested_json_is_one_bad_item(engine, tmp_path):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    (folder / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (folder / "ok.md").write_text("# Ferry returns\n\nThe island ferry returned to service today.\n")
+    lines = tmp_path / "mixed.jsonl"
+    lines.write_text('{"title": "Good", "text": "A real story about the harbour."}\n'
+                     + "[" * 200_000 + "]" * 200_000 + "\n")
+    report = engine.add_source(str(folder), "dump")
+    assert report.articles == 1
+    err = {s.name: s for s in engine.list_sources()}["dump"].last_error
+    assert "deep.json: JSON nested too deeply" in err and "\n" not in err
+    report = engine.add_source(str(lines), "mixed")
+    assert report.articles == 1
+    assert "mixed line 2: JSON nested too deeply" in {
+        s.name: s for s in engine.list_sources()}["mixed"].last_error

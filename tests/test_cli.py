@@ -150,3 +150,10 @@ def test_a_bad_date_is_one_line(run):
     r = run("ask", "What happened?", "--since", "soonish")
     assert r.exit_code == 1
     assert r.stderr.strip() == "error: since: 'soonish' is not a date"
+
+
+def test_an_empty_question_says_so_and_a_question_may_start_with_a_dash(run):
+    r = run("ask", "  ")
+    assert r.exit_code == 1 and r.stderr.strip() == "error: the question is empty"
+    [a] = _lines(run("ask", "-5 percent: how much did Saltmere's revenue change?", "--json").stdout)
+    assert a["question"].startswith("-5 percent")
