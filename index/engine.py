@@ -276,7 +276,9 @@ class Engine:
             report.updated = len(changed) - report.new
             report.unchanged = len(batch.rows) - len(changed)
             self.store.link(source, [r.id for r in batch.rows if r.id in known] + batch.linked)
-            if mirror:
+            if mirror and not report.problems:
+                # only a clean read says what is gone: a file that failed to read (briefly
+                # empty, half written) keeps its articles until it reads cleanly or is deleted
                 report.removed = self._drop_gone(source, batch)
             report.embedded = self._write_changed(source, changed, progress)
             report.articles = len(self.store.source_article_ids(source))

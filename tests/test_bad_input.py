@@ -311,3 +311,28 @@ def test_deeply_nested_json_is_one_bad_item(engine, tmp_path):
     assert report.articles == 1
     assert "mixed line 2: JSON nested too deeply" in {
         s.name: s for s in engine.list_sources()}["mixed"].last_error
+
+
+def test_a_file_that_fails_to_read_keeps_its_articles_until_it_is_gone(engine, tmp_path):
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Tram line opens\n\nThe new tram line opened on Friday.\n")
+    b = folder / "b.md"
+    b.write_text("# Bridge closes\n\nThe old bridge closed for repairs on Monday.\n")
+    lines = tmp_path / "wire.jsonl"
+    good = ['{"id": "w1", "title": "Wire one", "text": "The first wire story about the port."}',
+            '{"id": "w2", "title": "Wire two", "text": "The second wire story about the dock."}']
+    lines.write_text("\n".join(good) + "\n")
+    assert engine.add_source(str(folder), "desk").articles == 2
+    assert engine.add_source(str(lines), "wire").articles == 2
+    b.write_bytes(b"")  # briefly empty, as while an editor saves it
+    lines.write_text(good[0] + "\n{half a line\n")
+    [desk] = engine.refresh("desk")
+    [wire] = engine.refresh("wire")
+    assert (desk.articles, desk.removed) == (2, 0) and "b.md: file is empty" in desk.problems[0]
+    assert (wire.articles, wire.removed) == (2, 0)
+    assert engine.search("bridge closed for repairs", k=1)[0].article.title == "Bridge closes"
+    b.unlink()  # gone for good: now its article goes
+    lines.write_text(good[0] + "\n")
+    assert engine.refresh("desk")[0].removed == 1
+    assert engine.refresh("wire")[0].removed == 1
