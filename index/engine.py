@@ -268,7 +268,7 @@ class Engine:
             if isinstance(articles, ReadResult):
                 report.problems = list(articles.problems)
                 articles = articles.articles
-            batch = self._identify(articles)
+            batch = self._identify(source, articles)
             report.duplicates = batch.duplicates
             known = self.store.article_hashes([r.id for r in batch.rows])
             changed = [r for r in batch.rows if known.get(r.id) != r.text_hash]
@@ -284,16 +284,24 @@ class Engine:
             report.articles = len(self.store.source_article_ids(source))
             return report
 
-    def _identify(self, articles: Iterable[Article]) -> _Batch:
+    def _identify(self, source: str, articles: Iterable[Article]) -> _Batch:
         """Give each article its id (given id, canonical URL, file key or content) and drop
-        copies: the same id twice, or the same text under another id."""
+        copies: the same id twice, or the same text under another id. An id another source
+        already holds with other text is not this source's to change: its article gets an id
+        of its own."""
+        articles = list(articles)
+        ids = [_article_id(a, canonical_url(a.url) if a.url and is_url(a.url) else None)
+               for a in articles]
+        claims = self.store.article_claims(ids)
         batch = _Batch()
         seen_ids: set[str] = set()
         seen_norm: dict[str, str] = {}
-        for a in articles:
+        for a, aid in zip(articles, ids, strict=True):
             canon = canonical_url(a.url) if a.url and is_url(a.url) else None
-            aid = _article_id(a, canon)
             nh = norm_hash(a.text)
+            claim = claims.get(aid)
+            if claim and claim[1] and source not in claim[1] and claim[0] != nh:
+                aid = f"{aid}~{_sha(source)[:8]}"
             if aid in seen_ids:
                 batch.duplicates += 1
                 continue

@@ -228,6 +228,18 @@ class Store:
             "SELECT article_id FROM article_sources WHERE source=?", (source,))}
 
     # -- articles ------------------------------------------------------------------------------
+    def article_claims(self, ids: Sequence[str]) -> dict[str, tuple[str, set[str]]]:
+        """For stored articles among `ids`: (normalised-text hash, the sources holding it)."""
+        rows = self._q_in(
+            "SELECT a.id, a.norm_hash, s.source FROM articles a LEFT JOIN article_sources s "
+            "ON s.article_id = a.id WHERE a.id IN ({ids})", ids)
+        out: dict[str, tuple[str, set[str]]] = {}
+        for r in rows:
+            holders = out.setdefault(r[0], (r[1], set()))[1]
+            if r[2]:
+                holders.add(r[2])
+        return out
+
     def article_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         rows = self._q_in("SELECT id, text_hash FROM articles WHERE id IN ({ids})", ids)
         return {r["id"]: r["text_hash"] for r in rows}

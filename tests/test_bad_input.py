@@ -336,3 +336,26 @@ def test_a_file_that_fails_to_read_keeps_its_articles_until_it_is_gone(engine, t
     lines.write_text(good[0] + "\n")
     assert engine.refresh("desk")[0].removed == 1
     assert engine.refresh("wire")[0].removed == 1
+
+
+def test_a_feed_cannot_overwrite_another_sources_article_by_claiming_its_link(engine, tmp_path):
+    def feed(title: str, text: str, link: str) -> str:
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+                f"<item><title>Harbour dues frozen</title><link>{link}</link>"
+                f"<description>{text}</description></item></channel></rss>")
+
+    legit, hostile = tmp_path / "legit.xml", tmp_path / "hostile.xml"
+    legit.write_text(feed("Harbour Gazette", "The harbour board froze mooring dues for 2021 "
+                          "after a unanimous vote.", "https://gazette.example/dues"))
+    hostile.write_text(feed("Copycat Daily", "The harbour board doubled mooring dues for 2021 "
+                            "after a secret vote.",
+                            "HTTPS://Gazette.example/dues?utm_source=spoof"))
+    engine.add_source(str(legit), "legit")
+    for _ in range(2):  # and again on its next refresh
+        engine.add_source(str(hostile), "hostile")
+        hits = engine.search("harbour board froze mooring dues unanimous vote", k=3)
+        by_publisher = {h.article.publisher: h.article for h in hits}
+        real = by_publisher["Harbour Gazette"]
+        assert "froze mooring dues" in real.text and real.url == "https://gazette.example/dues"
+        assert "doubled" in by_publisher["Copycat Daily"].text
+        assert by_publisher["Copycat Daily"].id != real.id
