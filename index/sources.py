@@ -9,8 +9,12 @@ import ipaddress
 import json
 import logging
 import socket
+import time
+from calendar import timegm
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -46,13 +50,19 @@ class ReadResult:
 class Fetcher:
     """HTTP fetching with limits and an SSRF guard. `transport` is a seam for tests."""
 
-    timeout: float = 20.0
+    timeout: float = 20.0  # for one fetch as a whole: connect, headers and body
     max_bytes: int = 20_000_000
     allow_private: bool = False
     transport: httpx.BaseTransport | None = None
+    # a feed's short items are completed from their links this many at a time, all of them
+    # within `source_budget` seconds; what is left keeps the feed's summary
+    item_workers: int = 4
+    source_budget: float = 60.0
 
     def fetch(self, url: str, source: str) -> tuple[bytes, str, str]:
-        """GET `url` following redirects (each hop checked). Returns (body, content_type, final_url)."""
+        """GET `url` following redirects (each hop checked), all within `timeout` seconds.
+        Returns (body, content_type, final_url)."""
+        deadline = time.monotonic() + self.timeout
         with httpx.Client(
             timeout=self.timeout,
             follow_redirects=False,
@@ -61,8 +71,11 @@ class Fetcher:
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 self._check_url(url, source)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SourceError(source, self._too_slow(url))
                 try:
-                    with client.stream("GET", url) as resp:
+                    with client.stream("GET", url, timeout=left) as resp:
                         if resp.is_redirect and "location" in resp.headers:
                             url = urljoin(url, resp.headers["location"])
                             continue
@@ -75,6 +88,8 @@ class Fetcher:
                             raise SourceError(source, _too_big(int(declared), self.max_bytes))
                         chunks, size = [], 0
                         for chunk in resp.iter_bytes():
+                            if time.monotonic() > deadline:  # a server that drips bytes
+                                raise SourceError(source, self._too_slow(url))
                             size += len(chunk)
                             if size > self.max_bytes:
                                 raise SourceError(source, _too_big(size, self.max_bytes, more=True))
@@ -85,6 +100,9 @@ class Fetcher:
                 except httpx.HTTPError as exc:
                     raise SourceError(source, f"could not fetch {public_url(url)}: {_short(exc)}") from None
             raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {public_url(url)}")
+
+    def _too_slow(self, url: str) -> str:
+        return f"{public_url(url)} took longer than {self.timeout:g}s"
 
     def _check_url(self, url: str, source: str) -> None:
         parts = urlsplit(url)
@@ -343,6 +361,59 @@ def _looks_like_feed(body: bytes, ctype: str) -> bool:
     return head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf"))
 
 
+@dataclass
+class _Item:
+    where: str
+    title: str
+    body: str
+    link: str | None
+    published: datetime | None
+    author: str | None
+    category: str | None
+
+
+def _feed_item(e: Any, where: str) -> _Item:
+    body_html = max((c.get("value", "") for c in e.content), key=len) if e.get("content") else ""
+    published = parse_date(e.get("published") or e.get("updated"))
+    pub_struct = e.get("published_parsed") or e.get("updated_parsed")
+    if published is None and pub_struct:
+        published = parse_date(timegm(pub_struct))
+    return _Item(
+        where=where, title=html_to_text(e.get("title", "")).strip(),
+        body=html_to_text(body_html or e.get("summary", "") or e.get("description", "")),
+        link=e.get("link"), published=published, author=e.get("author"),
+        category=(e.get("tags") or [{}])[0].get("term") if e.get("tags") else None)
+
+
+def _complete(items: list[_Item], fetcher: Fetcher, result: ReadResult) -> None:
+    """Replace short feed summaries with the linked article, a few fetches at a time, within
+    the source's time budget; an item that fails or is not reached keeps its summary."""
+    if not items:
+        return
+
+    def fetch(it: _Item) -> Article:  # in a worker: reads the item, changes nothing
+        page, _, final = fetcher.fetch(str(it.link), it.where)
+        return _read_html(_decode(page, it.where), it.where, url=final)
+
+    pool = ThreadPoolExecutor(max_workers=fetcher.item_workers, thread_name_prefix="feed-item")
+    futures = {pool.submit(fetch, it): it for it in items}
+    done, pending = wait(futures, timeout=fetcher.source_budget)
+    pool.shutdown(wait=False, cancel_futures=True)  # a running fetch ends by its own timeout
+    for f in done:
+        it, exc = futures[f], f.exception()
+        if isinstance(exc, SourceError):
+            result.problems.append(f"{exc} (kept the feed's summary)")
+        elif exc is not None:
+            log.warning("completing %s failed: %s", it.where, exc)
+        elif len(full := f.result().text) > len(it.body):
+            it.body = full
+            it.author = it.author or f.result().author
+    if pending:
+        result.problems.append(
+            f"{len(pending)} items kept the feed's summary: the source's "
+            f"{fetcher.source_budget:g}s budget ran out")
+
+
 def _read_feed(data: bytes, source: str, fetcher: Fetcher, base_url: str | None) -> ReadResult:
     import feedparser
 
@@ -353,47 +424,17 @@ def _read_feed(data: bytes, source: str, fetcher: Fetcher, base_url: str | None)
         raise SourceError(source, f"not a valid RSS/Atom feed{detail}")
     publisher = parsed.feed.get("title") or (urlsplit(base_url).hostname if base_url else None)
     result = ReadResult()
-    fetches = 0
-    for i, e in enumerate(parsed.entries):
-        where = f"{source} item {i + 1}"
-        title = html_to_text(e.get("title", "")).strip()
-        link = e.get("link")
-        body_html = ""
-        if e.get("content"):
-            body_html = max((c.get("value", "") for c in e.content), key=len)
-        body = html_to_text(body_html or e.get("summary", "") or e.get("description", ""))
-        pub_struct = e.get("published_parsed") or e.get("updated_parsed")
-        published = parse_date(e.get("published") or e.get("updated"))
-        if published is None and pub_struct:
-            from calendar import timegm
-
-            published = parse_date(timegm(pub_struct))
-        author = e.get("author")
-        if base_url and link and is_url(link) and len(body) < SHORT_ITEM_CHARS and fetches < MAX_ITEM_FETCHES:
-            fetches += 1
-            try:
-                page, _, final = fetcher.fetch(link, where)
-                full = _read_html(_decode(page, where), where, url=final)
-                if len(full.text) > len(body):
-                    body = full.text
-                    author = author or full.author
-            except SourceError as exc:
-                result.problems.append(f"{exc} (kept the feed's summary)")
-        if not body.strip():
-            result.problems.append(f"{where}: item has no text")
+    items = [_feed_item(e, f"{source} item {i + 1}") for i, e in enumerate(parsed.entries)]
+    short = [it for it in items if base_url and it.link and is_url(it.link)
+             and len(it.body) < SHORT_ITEM_CHARS][:MAX_ITEM_FETCHES]
+    _complete(short, fetcher, result)
+    for it in items:
+        if not it.body.strip():
+            result.problems.append(f"{it.where}: item has no text")
             continue
-        result.articles.append(
-            Article(
-                title=title or body[:80],
-                text=body,
-                url=link,
-                publisher=publisher,
-                published=published,
-                author=author,
-                category=(e.get("tags") or [{}])[0].get("term") if e.get("tags") else None,
-                id=None,
-            )
-        )
+        result.articles.append(Article(
+            title=it.title or it.body[:80], text=it.body, url=it.link, publisher=publisher,
+            published=it.published, author=it.author, category=it.category, id=None))
     if not result.articles:
         bozo = getattr(parsed, "bozo_exception", None)
         if bozo is not None:
