@@ -15,7 +15,7 @@ ITEMS = 30
 
 
 class _Drip(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+    def do_GET(self) -> None:
         if self.path == "/feed.xml":
             items = "".join(
                 f"<item><title>Story {i}</title><link>http://{self.headers['Host']}/drip/{i}"
