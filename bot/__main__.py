@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
+import discord
+
 from bot.client import NewsBot
 from bot.gateway import point_at
 from bot.settings import BotSettings
@@ -21,12 +24,22 @@ def configure_logging() -> None:
 
 
 async def start(settings: BotSettings, engine: Engine) -> None:
+    """Run the bot until it is stopped. A refused token or an unreachable Discord ends it with
+    one line (SystemExit), never a traceback, and never the token."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise SystemExit("DISCORD_TOKEN is not set: put it in .env (see .env.example).")
     point_at(settings.discord_api_base, settings.discord_gateway_url)
+    where = settings.discord_api_base or "discord.com"
     bot = NewsBot(engine, settings)
-    async with bot:
-        await bot.start(settings.discord_token.get_secret_value())
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise SystemExit(f"Discord refused the token (DISCORD_TOKEN) at {where}: check it in "
+                         "the developer portal.") from None
+    except (aiohttp.ClientError, OSError, discord.GatewayNotFound) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SystemExit(f"Could not reach Discord at {where}: {reason}") from None
 
 
 def main() -> None:

@@ -78,3 +78,47 @@ async def test_python_m_bot_against_the_stand_in(tmp_path):
     log = out.decode()
     assert "newsbot" in log or "discord" in log
     assert token not in log
+
+
+@pytest.mark.parametrize("discord_answers", ["401", "nothing"])
+def test_a_refused_token_or_an_unreachable_discord_is_one_line(tmp_path, discord_answers):
+    import http.server
+    import socket
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"message": "401: Unauthorized", "code": 0}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = None
+    if discord_answers == "401":
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+    else:
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    token = "wrong-token-never-shown"
+    env = _env(tmp_path, DISCORD_TOKEN=token, DISCORD_API_BASE=f"http://127.0.0.1:{port}/api/v10",
+               DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{port}/gateway", NEWSBOT_RERANKER="off")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        if server:
+            server.shutdown()
+            server.server_close()
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and token not in proc.stderr + proc.stdout
+    last = proc.stderr.strip().splitlines()[-1]
+    want = "Discord refused the token" if discord_answers == "401" else "Could not reach Discord"
+    assert last.startswith(want), proc.stderr[-2000:]
