@@ -94,7 +94,8 @@ def embed_text(title: str, passage_text: str) -> str:
     return f"{title}\n{passage_text}" if title else passage_text
 
 
-_UNHASHED = ("text_hash", "norm_hash", "indexed_at")
+_UNHASHED = ("text_hash", "norm_hash", "indexed_at", "published_raw")
+FUTURE_SLACK = 86_400.0  # a publication date may be at most a day past the time of indexing
 
 
 @dataclass
@@ -322,6 +323,10 @@ class Engine:
             row.text_hash = _sha(json.dumps(fields, sort_keys=True, default=str))
             row.norm_hash = nh
             row.indexed_at = time.time()
+            if row.published is not None and row.published > row.indexed_at + FUTURE_SLACK:
+                # a date in the future (2099) would sit atop `latest` for ever: cap it, keep it
+                row.published_raw = row.published
+                row.published = row.indexed_at + FUTURE_SLACK
             batch.rows.append(row)
         return batch
 

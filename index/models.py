@@ -242,3 +242,4 @@ class ArticleRow:
     text_hash: str = ""
     norm_hash: str = ""
     indexed_at: float = 0.0
+    published_raw: float | None = None  # the date as given, when `published` was capped

@@ -31,7 +31,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COLLECTION = "newsbot_passages"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# How a data directory written by an older newsbot is brought up to date, step by step: the
+# statements that take version N-1 to N. A copy of the file is kept before the first step.
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: keep a source's publication date as given when it is capped (a date in the future)
+    2: ["ALTER TABLE articles ADD COLUMN published_raw REAL"],
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
     name TEXT PRIMARY KEY, location TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
@@ -39,7 +45,8 @@ CREATE TABLE IF NOT EXISTS sources(
 CREATE TABLE IF NOT EXISTS articles(
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, canonical_url TEXT,
     publisher TEXT, published REAL, author TEXT, category TEXT,
-    text_hash TEXT NOT NULL, norm_hash TEXT NOT NULL, indexed_at REAL NOT NULL);
+    text_hash TEXT NOT NULL, norm_hash TEXT NOT NULL, indexed_at REAL NOT NULL,
+    published_raw REAL);
 CREATE INDEX IF NOT EXISTS articles_norm ON articles(norm_hash);
 CREATE INDEX IF NOT EXISTS articles_url ON articles(canonical_url);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
@@ -94,15 +101,7 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        has_tables = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name='passages'").fetchone() is not None
-        if has_tables and version != SCHEMA_VERSION:
-            raise ConfigError(
-                f"{self.data_dir} was written by an older newsbot; move it away and add the "
-                "sources again")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._migrate()
         self.chroma = chroma_client
         # one collection per data directory, so two indexes can share a Chroma server
         name = self.get_state("collection")
@@ -112,6 +111,36 @@ class Store:
         self.collection = chroma_client.get_or_create_collection(
             name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+
+    def _migrate(self) -> None:
+        """Create the schema, or upgrade an older one in place (after a backup copy)."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='passages'").fetchone() is not None
+        if not has_tables:
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            return
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"{self.data_dir} was written by a newer newsbot (schema "
+                              f"{version}; this one reads up to {SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        backup = self.data_dir / f"newsbot.sqlite3.v{version}.bak"
+        log.warning("upgrading %s from schema %s to %s (a copy is kept in %s)",
+                    self.data_dir, version, SCHEMA_VERSION, backup.name)
+        with sqlite3.connect(backup) as copy:
+            self.db.backup(copy)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[step]:
+                    self.db.execute(sql)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -269,9 +298,11 @@ class Store:
                 db.execute("DELETE FROM passages WHERE article_id=?", (r.id,))
                 db.execute(
                     """INSERT OR REPLACE INTO articles(id, title, text, url, canonical_url,
-                       publisher, published, author, category, text_hash, norm_hash, indexed_at)
+                       publisher, published, author, category, text_hash, norm_hash, indexed_at,
+                       published_raw)
                        VALUES (:id, :title, :text, :url, :canonical_url, :publisher, :published,
-                       :author, :category, :text_hash, :norm_hash, :indexed_at)""",
+                       :author, :category, :text_hash, :norm_hash, :indexed_at,
+                       :published_raw)""",
                     asdict(r),
                 )
                 db.execute(
