@@ -33,6 +33,9 @@ class BotSettings(BaseSettings):
     shard_ids: Annotated[list[int], NoDecode] = []
     ask_cooldown_seconds: float = 10.0
     ask_cooldown_uses: int = 3
+    # An interaction's token lasts 15 minutes; admin work still running after this many seconds
+    # reports in a channel message instead of the expiring reply.
+    interaction_reply_seconds: float = 14 * 60
 
     @field_validator("dev_guild_id", "digest_channel_id", "shard_count", mode="before")
     @classmethod

@@ -189,9 +189,12 @@ class _GatewayConn:
 class DiscordStandIn:
     """A fake Discord (REST + gateway) on 127.0.0.1 for one bot in one guild."""
 
-    def __init__(self, *, shard_count: int = 1, heartbeat_interval_ms: int = 41250) -> None:
-        """shard_count: what GET /gateway/bot recommends."""
+    def __init__(self, *, shard_count: int = 1, heartbeat_interval_ms: int = 41250,
+                 token_ttl: float = 15 * 60) -> None:
+        """shard_count: what GET /gateway/bot recommends; token_ttl: seconds an interaction's
+        token lasts (Discord: 15 minutes), after which its webhooks answer 401."""
         self.shard_count, self.heartbeat_interval_ms = shard_count, heartbeat_interval_ms
+        self.token_ttl = token_ttl
         self._ids = itertools.count(1)
         self.api_base = self.gateway_url = ""  # set by start()
 
@@ -783,6 +786,8 @@ class DiscordStandIn:
         it = self._interactions.get(token)
         if it is None or int(app) != self.application_id or it.callback is None:
             raise StandInError(404, 10015, "Unknown Webhook")
+        if asyncio.get_running_loop().time() - it.dispatched_at > self.token_ttl:
+            raise StandInError(401, 50027, "Invalid Webhook Token")
         if mid is None:
             return it, None
         message_id = it.original_message_id if mid == "@original" else int(mid)

@@ -53,8 +53,8 @@ class SlowEmbedder:
 
 @pytest.fixture
 async def env(tmp_path, model, request):
-    overrides = getattr(request, "param", {})
-    standin = DiscordStandIn()
+    overrides = dict(getattr(request, "param", {}))
+    standin = DiscordStandIn(token_ttl=overrides.pop("standin_token_ttl", 15 * 60))
     await standin.start()
     embedder = SlowEmbedder(model)
     engine = make_engine(tmp_path / "data", embedder, allow_private=True)
@@ -339,3 +339,25 @@ async def test_an_answer_over_2000_characters_arrives_whole(env, tmp_path):
         for line in e["description"].split("\n"):
             if line.startswith("> "):
                 assert line.endswith("]**"), "a quote was cut"
+
+
+@pytest.mark.parametrize("env", [{"interaction_reply_seconds": 1.0, "standin_token_ttl": 2.0}],
+                         indirect=True)
+async def test_a_reindex_outliving_its_interaction_reports_in_the_channel(env, tmp_path):
+    standin, bot, embedder = env
+    embedder.slow_down(bot.engine, 1.0)  # a second a batch: well past the 2 s token
+    bot.engine.articles_per_commit = 1
+    rows = [json.loads(line) for line in (DEMO / "articles.jsonl").read_text().splitlines()][:4]
+    for r in rows:
+        r["id"] += "-long"
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    await asyncio.to_thread(bot.engine.store.add_source, "long", str(path), "file")
+    it = await standin.send_interaction("reindex", {"name": "long"}, user="admin")
+    rec = await standin.wait_for(
+        lambda r: r["kind"] in ("channel_message", "edit") and r["interaction_id"] is None
+        and (r.get("content") or "").startswith("Reindex finished"), timeout=90)
+    assert "**long**: 4 articles, 4 new" in rec["content"]
+    assert any(r["kind"] == "edit" and "Reindexing" in (r.get("content") or "")
+               for r in it.records), "the reply was not used while the token lived"
+    _no_pings(rec)

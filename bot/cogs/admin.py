@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -32,12 +33,37 @@ def report_line(r: IndexReport) -> str:
     return line
 
 
-class _LiveProgress:
-    """Edits the deferred reply as indexing goes, at most once a second, from the engine's
-    worker thread."""
+class _AdminReply:
+    """Where long admin work reports: the interaction's reply while its token lives (Discord:
+    15 minutes), then one channel message, edited as the work goes on."""
 
-    def __init__(self, interaction: discord.Interaction, verb: str) -> None:
+    def __init__(self, interaction: discord.Interaction, reply_seconds: float) -> None:
         self.interaction = interaction
+        self.deadline = time.monotonic() + reply_seconds
+        self.message: discord.Message | None = None
+
+    async def show(self, text: str) -> None:
+        if self.message is None and time.monotonic() < self.deadline:
+            try:
+                await self.interaction.edit_original_response(content=text,
+                                                              allowed_mentions=NO_PINGS)
+                return
+            except discord.HTTPException as exc:
+                log.info("the interaction reply is gone (%s); reporting in the channel", exc)
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(content=text, allowed_mentions=NO_PINGS)
+                return
+        channel = self.interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            self.message = await channel.send(content=text, allowed_mentions=NO_PINGS)
+
+
+class _LiveProgress:
+    """Shows indexing progress, at most once a second, from the engine's worker thread."""
+
+    def __init__(self, reply: _AdminReply, verb: str) -> None:
+        self.reply = reply
         self.verb = verb
         self.loop = asyncio.get_running_loop()
         self.last = 0.0
@@ -51,13 +77,17 @@ class _LiveProgress:
             return
         self.last = now
         text = f"{self.verb} **{what}**: {done}/{total} passages embedded…"
-        self.pending = asyncio.run_coroutine_threadsafe(self._edit(text), self.loop)
+        self.pending = asyncio.run_coroutine_threadsafe(self._show(text), self.loop)
 
-    async def _edit(self, text: str) -> None:
+    async def _show(self, text: str) -> None:
         try:
-            await self.interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
+            await self.reply.show(text)
         except discord.HTTPException:
-            log.warning("could not edit the progress message")
+            log.warning("could not show progress")
+
+    async def settled(self) -> None:
+        if self.pending is not None:
+            await asyncio.wrap_future(self.pending)
 
 
 class Admin(commands.Cog):
@@ -91,18 +121,19 @@ class Admin(commands.Cog):
             await send_ephemeral(interaction, "Give a feed or web page URL (http or https).")
             return
         await interaction.response.defer(thinking=True)
-        progress = _LiveProgress(interaction, "Indexing")
+        reply = _AdminReply(interaction, self.bot.settings.interaction_reply_seconds)
+        progress = _LiveProgress(reply, "Indexing")
         try:
             report = await self.bot.run_engine(self.bot.engine.add_source, url_or_feed, name,
                                                progress)
         except SourceError as exc:
             # the admin asked for this source; what went wrong is the result, kept in /sources
-            await interaction.edit_original_response(content=f"Could not add it: {exc}",
-                                                     allowed_mentions=NO_PINGS)
+            await progress.settled()
+            await reply.show(f"Could not add it: {exc}")
             return
+        await progress.settled()
         verb = "Added." if report.source == name else f"Already indexed as {report.source}; refreshed."
-        await interaction.edit_original_response(content=f"{verb} {report_line(report)}",
-                                                 allowed_mentions=NO_PINGS)
+        await reply.show(f"{verb} {report_line(report)}")
 
     @source.command(name="remove")
     @app_commands.describe(name="The source's name, as /sources shows it")
@@ -123,15 +154,14 @@ class Admin(commands.Cog):
         """Re-read one source or all of them now."""
         await interaction.response.defer(thinking=True)
         what = discord.utils.escape_markdown(name) if name else "all sources"
-        await interaction.edit_original_response(content=f"Reindexing {what}…",
-                                                 allowed_mentions=NO_PINGS)
-        progress = _LiveProgress(interaction, "Reindexing")
+        reply = _AdminReply(interaction, self.bot.settings.interaction_reply_seconds)
+        await reply.show(f"Reindexing {what}…")
+        progress = _LiveProgress(reply, "Reindexing")
         reports = await self.bot.run_engine(self.bot.engine.refresh, name, progress)
-        if progress.pending is not None:
-            await asyncio.wrap_future(progress.pending)
+        await progress.settled()
         lines = [report_line(r) for r in reports] or ["No sources to reindex."]
         text = "Reindex finished.\n" + "\n".join(lines)
-        await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
+        await reply.show(text[:2000])
 
     @tasks.loop(minutes=60)
     async def refresh_feeds(self) -> None:
