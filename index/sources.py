@@ -11,7 +11,7 @@ import logging
 import socket
 import time
 from calendar import timegm
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from index.errors import SourceError
@@ -63,14 +64,18 @@ class Fetcher:
         """GET `url` following redirects (each hop checked), all within `timeout` seconds.
         Returns (body, content_type, final_url)."""
         deadline = time.monotonic() + self.timeout
+        pins: dict[str, str] = {}  # host -> the address that was checked, and is connected to
+        transport = self.transport
+        if transport is None and not self.allow_private:
+            transport = _PinnedTransport(pins)
         with httpx.Client(
             timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            transport=self.transport,
+            transport=transport,
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                self._check_url(url, source)
+                self._check_url(url, source, pins)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise SourceError(source, self._too_slow(url))
@@ -104,7 +109,9 @@ class Fetcher:
     def _too_slow(self, url: str) -> str:
         return f"{public_url(url)} took longer than {self.timeout:g}s"
 
-    def _check_url(self, url: str, source: str) -> None:
+    def _check_url(self, url: str, source: str, pins: dict[str, str]) -> None:
+        """Refuse what is not http(s) or resolves to a non-public address; remember the
+        address checked, so the connection goes there and nowhere a second lookup says."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SourceError(source, f"not an http(s) URL: {public_url(url)}")
@@ -112,17 +119,61 @@ class Fetcher:
             return
         host = parts.hostname
         try:
-            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
+            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                       type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise SourceError(source, f"cannot resolve host {host}: {exc}") from None
-        for info in infos:
-            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            if not ip.is_global or ip.is_multicast:
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        for ip in addresses:
+            if not _is_public(ip):
                 raise SourceError(
                     source,
                     f"refusing to fetch {host} ({ip}): private, loopback or link-local address "
                     "(set NEWSBOT_ALLOW_PRIVATE_URLS=true to allow)",
                 )
+        if addresses:
+            pins[host.lower()] = str(addresses[0])
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Globally routable, and not a private IPv4 address wrapped in IPv6 (mapped, 6to4,
+    Teredo, NAT64)."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and any(ip in net for net in _NAT64):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return _is_public(inner)
+    return True
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Connects to the address `_check_url` checked for the host (TLS and the Host header
+    still name the host), so a DNS answer that changes in between (rebinding) is not used."""
+
+    def __init__(self, pins: dict[str, str]) -> None:
+        self.pins = pins
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        pinned = self.pins.get(host.lower())
+        if pinned is None:  # every hop is checked first; this would be a bug
+            raise httpcore.ConnectError(f"{host} was not checked before connecting")
+        return super().connect_tcp(pinned, port, timeout, local_address, socket_options)
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    def __init__(self, pins: dict[str, str]) -> None:
+        super().__init__()
+        # httpx has no public hook for the network backend: give its pool ours
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                             network_backend=_PinnedBackend(pins))
 
 
 def _too_big(size: int, limit: int, more: bool = False) -> str:

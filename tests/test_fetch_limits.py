@@ -73,3 +73,58 @@ def test_a_feed_of_slow_links_is_read_within_its_budget(drip):
     assert result.articles[0].text == "Short summary 0 of a story."
     assert any("took longer than 1s" in p for p in result.problems)
     assert any("budget ran out" in p for p in result.problems)
+
+
+def test_dns_rebinding_cannot_reach_a_private_address(drip, monkeypatch):
+    """The host resolves to a public address when checked and to 127.0.0.1 afterwards: the
+    connection must go to the address that was checked, never the second answer."""
+    import socket
+
+    import httpcore
+
+    port = int(drip.rsplit(":", 1)[1])
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]])
+
+    def rebinding(host, *args, **kwargs):
+        if host == "localhost":
+            return next(answers, None) or real_getaddrinfo(host, *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    real_connect = httpcore.SyncBackend.connect_tcp
+    contacted: list[str] = []
+
+    def connect(self, host, port, *args, **kwargs):
+        contacted.append(host)
+        if host in ("localhost", "127.0.0.1", "::1"):
+            return real_connect(self, host, port, *args, **kwargs)
+        raise httpcore.ConnectError(f"the test contacts no address outside this machine ({host})")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect)
+    fetcher = Fetcher(timeout=3)
+    with pytest.raises(SourceError, match="could not fetch"):
+        fetcher.fetch(f"http://localhost:{port}/feed.xml", "rebind")
+    assert contacted == ["93.184.216.34"]
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+    ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+    ("::ffff:192.168.1.1", False),  # IPv4-mapped
+    ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+    ("64:ff9b::808:808", True),  # NAT64 of a public address
+    ("93.184.216.34", True),
+])
+def test_private_addresses_wrapped_in_ipv6_are_refused(address, public, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
+        (socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+         (address, 80))])
+    fetcher = Fetcher(timeout=1)
+    if public:
+        fetcher._check_url("http://news.example/", "wrapped", {})
+    else:
+        with pytest.raises(SourceError, match="refusing to fetch"):
+            fetcher._check_url("http://news.example/", "wrapped", {})
