@@ -37,11 +37,23 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             # pysbd is the slow part of indexing, so it is spared these
             spans.append(_trim(text, para_start, para_end))
             continue
+        first = len(spans)
         for span in _segmenter().segment(para):
             start, end = _trim(text, para_start + span.start, para_start + span.end)
-            if end > start:
+            if end <= start:
+                continue
+            if len(spans) > first and _joins_previous(text[start:end]):
+                # pysbd split inside a sentence ("... A Policy Tool?, the IPPR also asks") or
+                # left a closing quote alone: a piece that starts with a comma or a lower-case
+                # word, or holds only punctuation, joins the one before
+                spans[-1] = (spans[-1][0], end)
+            else:
                 spans.append((start, end))
     return spans
+
+
+def _joins_previous(piece: str) -> bool:
+    return piece[0] in ",;:)]}" or piece[0].islower() or not any(c.isalnum() for c in piece)
 
 
 def _paragraphs(text: str) -> list[tuple[int, int]]:

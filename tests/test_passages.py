@@ -54,3 +54,12 @@ def test_offsets_always_point_into_the_text(text):
     for p in split_passages("h", text, max_words=20):
         assert text[p.start : p.end] == p.text
         assert p.text.strip() == p.text and p.text
+
+
+def test_no_sentence_starts_mid_sentence():
+    text = ('In its report, Is Online Community A Policy Tool?, the IPPR also asks if ID cards '
+            'could help. He said: "We will be back." It ends here.')
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences[0] == ("In its report, Is Online Community A Policy Tool?, the IPPR also "
+                            "asks if ID cards could help.")
+    assert all(s[0].isupper() or s[0] == '"' for s in sentences), sentences
