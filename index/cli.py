@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from index.engine import Engine, IndexReport
-from index.errors import NewsbotError, UnknownSource
+from index.errors import NewsbotError, SourceError, UnknownSource
 from index.models import Answer, Filters
 from index.settings import IndexSettings
 from index.wording import answer_text, citation_line
@@ -150,6 +150,10 @@ def index_add(
     except NewsbotError as exc:
         if as_json:
             _emit({"source": name or source, "error": str(exc)})
+        if isinstance(exc, SourceError) and engine.store.source_by_name(exc.source):
+            # registered, so `index refresh` tries it again; say how to drop it
+            _fail(NewsbotError(f"{exc} (kept as a source that is retried on refresh; "
+                               f"`newsbot index remove {exc.source}` removes it)"))
         _fail(exc)
     if as_json:
         _emit(report.to_json())

@@ -111,6 +111,7 @@ def test_index_list_and_errors(run, tmp_path):
     r = run("index", "add", str(bad), "--name", "bad")
     assert r.exit_code == 1
     assert "bad: binary file, not text" in r.stderr
+    assert "`newsbot index remove bad` removes it" in r.stderr and r.stderr.strip().count("\n") == 0
     r = run("index", "list", "--json")
     listed = {s["name"]: s for s in _lines(r.stdout)}
     assert listed["bad"]["last_error"] == "bad: binary file, not text"
