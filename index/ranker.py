@@ -21,9 +21,18 @@ BUNDLED = Path(__file__).resolve().parent / "ranker_model"
 
 
 class SentenceRanker(Protocol):
-    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """One score in [0, 1] per sentence: how surely it answers the question."""
+    def score(self, question: str, sentences: Sequence[str],
+              contexts: Sequence[str] | None = None) -> np.ndarray:
+        """One score in [0, 1] per sentence: how surely it answers the question. `contexts`
+        (the headline and the sentence before, one per sentence) help a model trained with
+        them to read a sentence that names nothing ("It was decided to ...")."""
         ...
+
+
+def candidate_text(sentence: str, context: str = "") -> str:
+    """How a candidate is shown to the ranker, in training and in use alike: the sentence
+    first (truncation cuts the context, never the sentence), then its context."""
+    return f"{sentence} [SEP] {context}" if context else sentence
 
 
 class Ranker:
@@ -36,8 +45,9 @@ class Ranker:
         path = Path(path)
         config = json.loads((path / "config.json").read_text())
         self.max_length = int(config.get("max_length", 128))
+        self.uses_context = bool(config.get("context", False))
         self._tok = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tok.enable_truncation(self.max_length)
+        self._tok.enable_truncation(self.max_length, strategy="only_second")
         self._tok.enable_padding()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -64,5 +74,9 @@ class Ranker:
         out: np.ndarray = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))
         return out.astype(np.float32)
 
-    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+    def score(self, question: str, sentences: Sequence[str],
+              contexts: Sequence[str] | None = None) -> np.ndarray:
+        if self.uses_context and contexts is not None:
+            return self.score_pairs([(question, candidate_text(s, c))
+                                     for s, c in zip(sentences, contexts, strict=True)])
         return self.score_pairs([(question, s) for s in sentences])

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.passages import sentence_spans  # noqa: E402
+from index.ranker import candidate_text  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "index" / "ranker_model"
@@ -64,7 +65,16 @@ def strip_html(s: str) -> str:
     return re.sub(r"<[^>]+>", "", s)
 
 
-Group = tuple[str, list[str], list[str]]  # question, positives, negatives
+Group = tuple[str, list[str], list[str]]  # question, positives, negatives (as the ranker sees them)
+
+
+def in_context(sents: list[str], title: str = "") -> list[str]:
+    """Each sentence with its context: the headline (or title) and the sentence before."""
+    out = []
+    for i, s in enumerate(sents):
+        ctx = " ".join(x for x in (title, sents[i - 1] if i else "") if x)
+        out.append(candidate_text(s, ctx))
+    return out
 
 
 def squad_groups(path: Path, limit: int, rng: random.Random) -> list[Group]:
@@ -75,13 +85,14 @@ def squad_groups(path: Path, limit: int, rng: random.Random) -> list[Group]:
         sents = sentences(p["context"])
         if len(sents) < 2:
             continue
+        shown = in_context(sents, p.get("title", "").replace("_", " "))
         for qa in p["qas"]:
             answers = qa["answers"]
             pos = [i for i, s in enumerate(sents) if any(a in s for a in answers)]
             if len(pos) != 1:  # ambiguous occurrence, or an answer across a sentence break
                 continue
-            out.append((qa["question"], [sents[pos[0]]],
-                        [s for i, s in enumerate(sents) if i != pos[0]]))
+            out.append((qa["question"], [shown[pos[0]]],
+                        [s for i, s in enumerate(shown) if i != pos[0]]))
         if len(out) >= limit:
             break
     return out[:limit]
@@ -98,17 +109,22 @@ def rtqa_groups(path: Path) -> list[Group]:
         pos = [i for i, s in enumerate(sents) if gold and gold.lower() in s.lower()]
         if len(pos) != 1 or len(sents) < 2:
             continue
-        out.append((d["question_sentence"], [sents[pos[0]]],
-                    [s for i, s in enumerate(sents) if i != pos[0]]))
+        shown = in_context(sents)
+        out.append((d["question_sentence"], [shown[pos[0]]],
+                    [s for i, s in enumerate(shown) if i != pos[0]]))
     return out
 
 
-def labelled_groups(path: Path) -> list[Group]:
+def labelled_groups(path: Path, ordered: bool) -> list[Group]:
+    """WikiQA's candidates are a summary's sentences in order (the one before is context);
+    TrecQA's come from many documents (no context)."""
     out: list[Group] = []
     for line in path.open():
         d = json.loads(line)
-        pos = [detok(c["sentence"]) for c in d["candidates"] if c["label"] == 1]
-        neg = [detok(c["sentence"]) for c in d["candidates"] if c["label"] != 1]
+        sents = [detok(c["sentence"]) for c in d["candidates"]]
+        shown = in_context(sents) if ordered else sents
+        pos = [s for s, c in zip(shown, d["candidates"], strict=True) if c["label"] == 1]
+        neg = [s for s, c in zip(shown, d["candidates"], strict=True) if c["label"] != 1]
         if neg or pos:
             out.append((detok(d["question"]), pos, neg))
     return out
@@ -147,8 +163,9 @@ def squad_dev_top1(score, path: Path, n: int) -> float:
     hit = total = 0
     for p in paras:
         sents = sentences(p["context"])
+        shown = in_context(sents, p.get("title", "").replace("_", " "))
         for qa in p["qas"][:1]:
-            scores = score([(qa["question"], s) for s in sents])
+            scores = score([(qa["question"], s) for s in shown])
             best = sents[int(np.argmax(scores))]
             hit += any(a in best for a in qa["answers"])
             total += 1
@@ -159,8 +176,8 @@ def squad_dev_top1(score, path: Path, n: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=50.0, help="training time budget")
-    ap.add_argument("--squad-questions", type=int, default=16000)
+    ap.add_argument("--minutes", type=float, default=45.0, help="training time budget")
+    ap.add_argument("--squad-questions", type=int, default=10000)
     ap.add_argument("--negatives", type=int, default=3, help="in-context negatives per question")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
@@ -184,8 +201,8 @@ def main() -> None:
     groups = {
         "squad_v1_train": squad_groups(DATA / "squad_v1_train.jsonl", args.squad_questions, rng),
         "realtimeqa_before_2023": rtqa_groups(DATA / "realtimeqa.jsonl"),
-        "trecqa_train": labelled_groups(DATA / "trecqa_train.jsonl"),
-        "wikiqa_train": labelled_groups(DATA / "wikiqa_train.jsonl"),
+        "trecqa_train": labelled_groups(DATA / "trecqa_train.jsonl", ordered=False),
+        "wikiqa_train": labelled_groups(DATA / "wikiqa_train.jsonl", ordered=True),
     }
     # news is the domain that matters and the scarcest: RealTime QA and TrecQA count three times
     # (each time with other sampled negatives)
@@ -220,7 +237,7 @@ def main() -> None:
     running = 0.0
     while step < total:
         b = plan[step]
-        enc = tok([p[0] for p in b], [p[1] for p in b], truncation="longest_first",
+        enc = tok([p[0] for p in b], [p[1] for p in b], truncation="only_second",
                   max_length=args.max_length, padding=True, return_tensors="pt")
         labels = torch.tensor([p[2] for p in b])
         for g in opt.param_groups:
@@ -260,8 +277,8 @@ def main() -> None:
         "groups": counts, "pairs_seen": seen, "pairs_planned": len(pairs),
         "train_minutes": round(train_s / 60, 1), "seed": args.seed,
         "args": vars(args), "squad_v1_dev_top1_1000": round(dev, 4),
-        "input": "question [SEP] sentence, lower-cased by the tokenizer, max length "
-                 f"{args.max_length}",
+        "input": "question [SEP] sentence [SEP] headline and previous sentence, lower-cased by "
+                 f"the tokenizer, max length {args.max_length} (the context truncated first)",
         "licences": {"squad_v1_train": "CC BY-SA 4.0", "realtimeqa": "research use",
                      "trecqa_train": "research use", "wikiqa_train": "research use (MSR)"},
     }
@@ -286,7 +303,8 @@ def export(model, tok, max_length: int) -> None:
                      per_channel=True)
     tok.save_pretrained(WORK / "tok")
     shutil.copy(WORK / "tok" / "tokenizer.json", OUT / "tokenizer.json")
-    (OUT / "config.json").write_text(json.dumps({"max_length": max_length}) + "\n")
+    (OUT / "config.json").write_text(json.dumps({"max_length": max_length, "context": True})
+                                     + "\n")
 
 
 if __name__ == "__main__":
