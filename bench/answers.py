@@ -48,8 +48,14 @@ def squad2_half(title: str) -> str:
 
 
 # -- sentence selection within one paragraph -------------------------------------------------------
+def contexts(sents: list[str], title: str = "") -> list[str]:
+    """The headline (title) and the sentence before, as newsbot gives them to the ranker."""
+    return [" ".join(x for x in (title, sents[i - 1] if i else "") if x)
+            for i in range(len(sents))]
+
+
 def cosine_scorer(embedder):
-    def score(question: str, sents: list[str]) -> np.ndarray:
+    def score(question: str, sents: list[str], ctx: list[str] | None = None) -> np.ndarray:
         vecs = embedder.encode([question, *sents])
         return vecs[1:] @ vecs[0]
     return score
@@ -62,13 +68,14 @@ def squad_v1_dev(scorers: dict, n: int) -> dict[str, float]:
     for p in rows:
         sents = sentences(p["context"])
         if len(sents) >= 2:
-            items += [(qa["question"], qa["answers"], sents) for qa in p["qas"]]
+            ctx = contexts(sents, p["title"].replace("_", " "))
+            items += [(qa["question"], qa["answers"], sents, ctx) for qa in p["qas"]]
     items = items[:n]
     out = {}
     for name, score in scorers.items():
         hit = 0
-        for q, answers, sents in items:
-            best = sents[int(np.argmax(score(q, sents)))]
+        for q, answers, sents, ctx in items:
+            best = sents[int(np.argmax(score(q, sents, ctx)))]
             hit += any(a in best for a in answers)
         out[name] = hit / len(items)
     out["n"] = len(items)
@@ -84,8 +91,10 @@ def squad_v2_scores(ranker, half: str, n: int) -> list[tuple[float, bool]]:
         sents = sentences(p["context"])
         if not sents:
             continue
+        ctx = contexts(sents, p["title"].replace("_", " "))
         for qa in p["qas"]:
-            out.append((float(np.max(ranker.score(qa["question"], sents))), bool(qa["answers"])))
+            out.append((float(np.max(ranker.score(qa["question"], sents, ctx))),
+                        bool(qa["answers"])))
         if len(out) >= n:
             break
     return out
@@ -101,7 +110,10 @@ def map_mrr(scorer, name: str) -> tuple[float, float, int]:
         labels = [c["label"] for c in r["candidates"]]
         if not (any(labels) and not all(labels)):
             continue
-        scores = scorer(detok(r["question"]), [detok(c["sentence"]) for c in r["candidates"]])
+        sents = [detok(c["sentence"]) for c in r["candidates"]]
+        # WikiQA's candidates are a summary in order (the sentence before is context)
+        ctx = contexts(sents) if name.startswith("wikiqa") else [""] * len(sents)
+        scores = scorer(detok(r["question"]), sents, ctx)
         order = np.argsort(-np.asarray(scores))
         ranked = [labels[i] for i in order]
         hits, precisions = 0, []

@@ -34,6 +34,7 @@ class Candidate:
     text: str  # the sentence as the passage holds it
     start: int  # where it sits in the article text
     end: int
+    context: str = ""  # the headline and the sentence before, for the ranker
     ranker: float = 0.0
     score: float = 0.0
 
@@ -100,15 +101,19 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     for h in hits:
         p = h.passage
+        previous = ""
         for s, e in sentence_spans(p.text):
-            if len(p.text[s:e].split()) < 4:
+            sentence = p.text[s:e]
+            context = " ".join(x for x in (h.article.title, previous) if x)
+            previous = sentence
+            if len(sentence.split()) < 4:
                 continue
             s, e = _unwrap(p.text, s, e)
             key = (h.article.id, p.start + s)
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(h, p.text[s:e], p.start + s, p.start + e))
+            out.append(Candidate(h, p.text[s:e], p.start + s, p.start + e, context))
     return out
 
 
@@ -118,7 +123,10 @@ def score_candidates(cands: list[Candidate], question: str, qv: np.ndarray,
     """The ranker decides within an article; the article's retrieval score helps between
     articles. Without a ranker, the sentence's cosine to the question stands in."""
     texts = [c.text for c in cands]
-    scores = ranker.score(question, texts) if ranker is not None else embedder.encode(texts) @ qv
+    if ranker is not None:
+        scores = ranker.score(question, texts, [c.context for c in cands])
+    else:
+        scores = embedder.encode(texts) @ qv
     article_score: dict[str, float] = {}
     for h in hits:
         article_score[h.article.id] = max(article_score.get(h.article.id, h.score), h.score)

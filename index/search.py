@@ -132,11 +132,11 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
 
 def rerank(hits: list[Hit], question: str, ranker: SentenceRanker, weight: float,
            depth: int) -> list[Hit]:
-    """Add `weight` times the answer ranker's score of each of the top `depth` passages (read
-    with its headline) to its search score, and sort those again."""
+    """Add `weight` times the answer ranker's score of each of the top `depth` passages (with
+    its headline as context) to its search score, and sort those again."""
     top = hits[:depth]
-    scores = ranker.score(question, [f"{h.article.title}. {h.passage.text}" if h.article.title
-                                     else h.passage.text for h in top])
+    scores = ranker.score(question, [h.passage.text for h in top],
+                          [h.article.title for h in top])
     for h, s in zip(top, scores, strict=True):
         h.score += weight * float(s)
     top.sort(key=lambda h: h.score, reverse=True)

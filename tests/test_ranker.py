@@ -19,7 +19,10 @@ def test_the_ranker_prefers_the_sentence_that_answers():
     lead = ("Russia and Turkey held talks in Ankara, discussing the situation in Syria's Idlib "
             "and steps to advance the political process in Syria.")
     answer = "It was decided to continue negotiations next week."
-    s_lead, s_answer = r.score(q, [lead, answer])
+    headline = "Russia, Turkey Discussed Situation in Syria's Idlib"
+    before = ("The negotiations focused on the situation in Syria's Idlib, as well as steps to "
+              "advance political process in Syria.")
+    s_lead, s_answer = r.score(q, [lead, answer], [headline, f"{headline} {before}"])
     assert s_answer > s_lead
     assert 0.0 <= s_lead <= 1.0 and 0.0 <= s_answer <= 1.0
 
