@@ -168,7 +168,7 @@ def calibrate(engine, questions) -> None:
         runs.append((golds, hits, cands))
     print("retrieval_weight  first quote holds the answer")
     best_w, best = 0.0, -1.0
-    for w in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0):
+    for w in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
         hit = 0
         for golds, hits, cands in runs:
             if not cands:

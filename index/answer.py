@@ -83,7 +83,7 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         return _abstain(store, question, "names_not_found", period=period,
                         names=[n for n in names if n not in found], found_with=found)
 
-    cands = candidates(hits)
+    cands = candidates(widen(store, hits, config.whole_articles))
     if not cands:
         return _abstain(store, question, "no_answer", period=period)
     score_candidates(cands, question, qv, ranker, embedder, hits, config)
@@ -93,6 +93,24 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     if best < bar:
         return _abstain(store, question, "no_answer", period=period, best_score=best)
     return _compose(store, question, _choose(cands, config, bar))
+
+
+def widen(store: Store, hits: list[Hit], articles: int) -> list[Hit]:
+    """The best passages, then the other passages of the best `articles` articles: the
+    sentence that answers is often in a passage of the right article that search ranked
+    lower than one restating the headline."""
+    out = list(hits)
+    have = {h.passage.id for h in hits}
+    best: dict[str, Hit] = {}
+    for h in hits:
+        best.setdefault(h.article.id, h)
+    for aid in list(best)[:articles]:
+        for p in store.passages_of_article(aid):
+            if p.id not in have:
+                b = best[aid]
+                out.append(Hit(passage=p, article=b.article, score=b.score, dense=b.dense,
+                               lexical=b.lexical))
+    return out
 
 
 def candidates(hits: list[Hit]) -> list[Candidate]:

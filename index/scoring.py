@@ -34,6 +34,9 @@ class ScoringConfig:
 
     # -- answers (bench/answers.py) ---------------------------------------------------------------
     passages_read: int = 6  # best passages whose sentences the ranker scores
+    # and every passage of the best two articles (no effect on RealTime QA, whose articles are
+    # one passage each; the demo and BBC articles run to two to five)
+    whole_articles: int = 2
     max_quotes: int = 3
     # The ranker's score (a probability from BCE training) below which no sentence answers:
     # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py

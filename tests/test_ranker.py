@@ -28,7 +28,7 @@ def test_the_ranker_prefers_the_sentence_that_answers():
 
 
 @pytest.mark.parametrize(("question", "fact"), [
-    ("Who scored the winning goal in the Coastal Cup final?", "Kaito Brennan-Mori"),
+    ("Who manages Harbour Town Rovers?", "Helen Szabo"),
     ("Which company won the contract for the Brackenford wifi network?", "Lanterna Networks"),
     ("How much will Saltmere spend on extending its North Quay?", "260 million euros"),
     ("Did the Russian and Turkish diplomats agree to keep talking after Ankara?", "agreed to"),
