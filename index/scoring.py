@@ -40,12 +40,14 @@ class ScoringConfig:
     max_quotes: int = 3
     # The ranker's score (a probability from BCE training) below which no sentence answers:
     # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py
-    # --calibrate), reported on the other halves.
-    min_answer_score: float = 0.25
+    # --calibrate at the commit that shipped the model; docs/BENCHMARKS.md), reported on the
+    # other halves.
+    min_answer_score: float = 0.55
     # the sentence score is ranker + retrieval_weight * (its article's best passage score), so
-    # the ranker decides within an article and retrieval still helps choose between articles
-    # (tuned on RealTime QA 2023 with bench/answers.py --calibrate)
-    retrieval_weight: float = 0.25
+    # the ranker decides within an article and retrieval chooses between articles (RealTime QA
+    # 2023, bench/answers.py --calibrate: first quote holds the answer 0.622 at 0, 0.746 at
+    # 0.25, 0.798 at 1, 0.813 at 2, the largest weight tried then)
+    retrieval_weight: float = 2.0
     # another quote must reach this share of the best quote's ranker score, and come from
     # another article (confirmation) or answer at least as surely as the first (another part)
     second_quote_ratio: float = 0.8
