@@ -42,12 +42,13 @@ class Candidate:
 def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, question: str, *,
            config: ScoringConfig = DEFAULT, filters: Filters | None = None,
            now: datetime | None = None, context: str | None = None,
-           after: datetime | None = None) -> Answer:
+           after: datetime | None = None, news: bool = False) -> Answer:
     """Answer `question` from the index.
 
     `context` (earlier questions of a conversation) joins the search but not the check that the
     question's names are in what was found; `after` keeps only articles published after it
-    (a follow-up asking what happened next).
+    (a follow-up asking what happened next); `news` says the question asks for news rather
+    than one fact, so no sentence has to answer it surely.
     """
     question = question.strip()
     filters = filters or Filters()
@@ -89,6 +90,10 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     score_candidates(cands, question, qv, ranker, embedder, hits, config)
     cands.sort(key=lambda c: c.score, reverse=True)
     bar = config.min_answer_score if ranker is not None else config.min_similarity
+    if news or window.prefer_recent or after is not None:
+        # "what is the latest on X?", "and what happened next?" ask for news, not for one fact
+        # a sentence must hold: the names check above keeps them on the subject
+        bar = 0.0
     best = max(c.ranker for c in cands)
     if best < bar:
         return _abstain(store, question, "no_answer", period=period, best_score=best)

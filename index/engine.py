@@ -400,12 +400,12 @@ class Engine:
                       filters=filters, mode=mode, ranker=self.ranker)
 
     def ask(self, question: str, *, filters: Filters | None = None, now: datetime | None = None,
-            context: str | None = None, after: datetime | None = None,
+            context: str | None = None, after: datetime | None = None, news: bool = False,
             phrased: bool = True) -> Answer:
         """A quoted answer or an abstention; with an LLM configured and `phrased`, a short
         phrasing of the quotes too, each sentence citing one."""
         result = answer(self.store, self.embedder, self.ranker, question, config=self.config,
-                        filters=filters, now=now, context=context, after=after)
+                        filters=filters, now=now, context=context, after=after, news=news)
         llm = self.llm
         if phrased and llm is not None and llm.enabled and not result.abstained:
             key = llm.api_key.get_secret_value() if llm.api_key else None

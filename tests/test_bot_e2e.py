@@ -4,6 +4,7 @@ model and an embedded Chroma."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import threading
@@ -317,14 +318,20 @@ async def test_an_answer_over_2000_characters_arrives_whole(env, tmp_path):
     standin, bot, _ = env
     clause = ("the harbour commission reported that the new breakwater, built over four "
               "winters with stone from the northern quarries, withstood the storm surge")
-    text = "\n\n".join(
-        f"In section {i} of its report, " + ", and ".join([clause] * 9) + f", section {i} said."
-        for i in range(1, 4))
-    article = {"id": "long-report", "title": "Breakwater report", "text": text,
-               "source": "Harbour Gazette", "published": "2020-02-19T10:00:00Z",
-               "url": "https://demo.newsbot.example/long"}
+    # three outlets report it at length: three long quotes, over 2,000 characters together
+    articles = [
+        {"id": f"long-report-{i}", "title": f"Breakwater report {i}",
+         "text": f"In section {i} of its report, " + ", and ".join([clause] * 9)
+                 + f", section {i} said.",
+         "source": f"Harbour Gazette {i}", "published": "2020-02-19T10:00:00Z",
+         "url": f"https://demo.newsbot.example/long/{i}"}
+        for i in range(1, 4)]
+    # this test is about delivering a long answer, not about whether the ranker finds these
+    # made-up clauses answering enough: no abstention bar here
+    bot.engine.config = dataclasses.replace(bot.engine.config, min_answer_score=0.0,
+                                            second_quote_ratio=0.0)
     src = tmp_path / "long.jsonl"
-    src.write_text(json.dumps(article) + "\n")
+    src.write_text("".join(json.dumps(a) + "\n" for a in articles))
     await asyncio.to_thread(bot.engine.add_source, str(src), "long")
     it = await standin.send_interaction(
         "ask", {"question": "What did the harbour commission report about the breakwater in the storm surge?"})

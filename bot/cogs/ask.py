@@ -123,8 +123,11 @@ class Ask(commands.Cog):
             answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
                                                after=after)
         if answer.abstained and after is not None:  # nothing later: answer from the whole story
-            answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context)
-        dates = [c.published for c in answer.citations if c.published]
+            answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
+                                               news=True)
+        # "next" is after the story the answer is about: its first quote's article (later
+        # articles quoted as confirmation would skip what came in between)
+        dates = [c.published for c in answer.citations[:1] if c.published]
         if not turns or turns[-1].question != question:
             turns.append(Turn(question, max(dates) if dates else None))
         elif dates:
