@@ -25,6 +25,7 @@ bench: setup
 	$(BIN)/python bench/realtimeqa.py
 	$(BIN)/python bench/answers.py
 	$(BIN)/python bench/summaries.py
+	$(BIN)/python bench/fragments.py
 	$(BIN)/python bench/index_bbc.py
 	$(BIN)/python bench/latency.py
 
