@@ -269,6 +269,12 @@ class Engine:
             if isinstance(articles, ReadResult):
                 report.problems = list(articles.problems)
                 articles = articles.articles
+            articles = list(articles)
+            read_cleanly = not report.problems
+            derived = sum(a.title_derived for a in articles)
+            if derived:
+                report.problems.append(f"{source}: {derived} articles had no title; the first "
+                                       "sentence of each stands in")
             batch = self._identify(source, articles)
             report.duplicates = batch.duplicates
             known = self.store.article_hashes([r.id for r in batch.rows])
@@ -277,7 +283,7 @@ class Engine:
             report.updated = len(changed) - report.new
             report.unchanged = len(batch.rows) - len(changed)
             self.store.link(source, [r.id for r in batch.rows if r.id in known] + batch.linked)
-            if mirror and not report.problems:
+            if mirror and read_cleanly:
                 # only a clean read says what is gone: a file that failed to read (briefly
                 # empty, half written) keeps its articles until it reads cleanly or is deleted
                 report.removed = self._drop_gone(source, batch)

@@ -21,6 +21,7 @@ class Article:
     category: str | None = None
     id: str | None = None  # the id the source gave, if any
     key: str | None = None  # a stable identity when there is no id or URL (a file's path)
+    title_derived: bool = False  # the source gave no title: the first sentence stands in
 
 
 @dataclass(frozen=True)

@@ -309,15 +309,17 @@ def article_from_dict(obj: object, where: str) -> Article:
     title = obj.get("title")
     if not isinstance(text, str) or not text.strip():
         raise SourceError(where, "article has no text (or body)")
-    if not isinstance(title, str) or not title.strip():
-        raise SourceError(where, "article has no title")
+    derived = not isinstance(title, str) or not title.strip()
+    if derived:  # many exports have none: the first sentence stands in, and it is said so
+        title = _first_sentence(text)
     published = obj.get("published")
     pub = parse_date(published)
     if published not in (None, "") and pub is None:
         raise SourceError(where, f"published is not a date: {str(published)[:40]!r}")
     ident = obj.get("id")
     return Article(
-        title=title.strip(),
+        title=str(title).strip(),
+        title_derived=derived,
         text=text.strip(),
         url=_str_or_none(obj.get("url")),
         publisher=_str_or_none(obj.get("source") or obj.get("publisher")),
@@ -326,6 +328,14 @@ def article_from_dict(obj: object, where: str) -> Article:
         category=_str_or_none(obj.get("category")),
         id=str(ident) if ident not in (None, "") else None,
     )
+
+
+def _first_sentence(text: str, limit: int = 120) -> str:
+    from index.passages import sentence_spans
+
+    spans = sentence_spans(text.strip())
+    first = text.strip()[spans[0][0] : spans[0][1]] if spans else text.strip()
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _str_or_none(v: object) -> str | None:

@@ -359,3 +359,15 @@ def test_a_feed_cannot_overwrite_another_sources_article_by_claiming_its_link(en
         assert "froze mooring dues" in real.text and real.url == "https://gazette.example/dues"
         assert "doubled" in by_publisher["Copycat Daily"].text
         assert by_publisher["Copycat Daily"].id != real.id
+
+
+def test_an_article_without_a_title_takes_its_first_sentence(engine, tmp_path):
+    p = tmp_path / "export.jsonl"
+    p.write_text('{"id": "x1", "text": "The ferry to Lindholm resumed service on Monday. It had '
+                 'been suspended for a week."}\n')
+    report = engine.add_source(str(p), "export")
+    assert report.articles == 1 and report.new == 1
+    assert report.problems == ["export: 1 articles had no title; the first sentence of each "
+                               "stands in"]
+    [art] = engine.store.get_articles(["x1"]).values()
+    assert art.title == "The ferry to Lindholm resumed service on Monday."
