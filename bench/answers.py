@@ -30,6 +30,7 @@ from realtimeqa import OFF_TOPIC, build, load, verbatim_items
 from index.answer import candidates, score_candidates
 from index.models import Filters
 from index.passages import sentence_spans
+from index.ranker import sentence_contexts
 from index.search import search
 from index.timewin import time_window
 
@@ -48,12 +49,6 @@ def squad2_half(title: str) -> str:
 
 
 # -- sentence selection within one paragraph -------------------------------------------------------
-def contexts(sents: list[str], title: str = "") -> list[str]:
-    """The headline (title) and the sentence before, as newsbot gives them to the ranker."""
-    return [" ".join(x for x in (title, sents[i - 1] if i else "") if x)
-            for i in range(len(sents))]
-
-
 def cosine_scorer(embedder):
     def score(question: str, sents: list[str], ctx: list[str] | None = None) -> np.ndarray:
         vecs = embedder.encode([question, *sents])
@@ -68,7 +63,7 @@ def squad_v1_dev(scorers: dict, n: int) -> dict[str, float]:
     for p in rows:
         sents = sentences(p["context"])
         if len(sents) >= 2:
-            ctx = contexts(sents, p["title"].replace("_", " "))
+            ctx = sentence_contexts(sents, p["title"].replace("_", " "))
             items += [(qa["question"], qa["answers"], sents, ctx) for qa in p["qas"]]
     items = items[:n]
     out = {}
@@ -91,7 +86,7 @@ def squad_v2_scores(ranker, half: str, n: int) -> list[tuple[float, bool]]:
         sents = sentences(p["context"])
         if not sents:
             continue
-        ctx = contexts(sents, p["title"].replace("_", " "))
+        ctx = sentence_contexts(sents, p["title"].replace("_", " "))
         for qa in p["qas"]:
             out.append((float(np.max(ranker.score(qa["question"], sents, ctx))),
                         bool(qa["answers"])))
@@ -112,7 +107,7 @@ def map_mrr(scorer, name: str) -> tuple[float, float, int]:
             continue
         sents = [detok(c["sentence"]) for c in r["candidates"]]
         # WikiQA's candidates are a summary in order (the sentence before is context)
-        ctx = contexts(sents) if name.startswith("wikiqa") else [""] * len(sents)
+        ctx = sentence_contexts(sents) if name.startswith("wikiqa") else [""] * len(sents)
         scores = scorer(detok(r["question"]), sents, ctx)
         order = np.argsort(-np.asarray(scores))
         ranked = [labels[i] for i in order]

@@ -18,7 +18,7 @@ import numpy as np
 from index.embed import Embedder
 from index.models import Abstention, AbstentionReason, Answer, Citation, Filters, Hit, Quote
 from index.passages import sentence_spans
-from index.ranker import SentenceRanker
+from index.ranker import SentenceRanker, sentence_contexts
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import search
 from index.store import Store
@@ -52,8 +52,7 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     """
     question = question.strip()
     filters = filters or Filters()
-    asked = now or (filters.as_of if filters.as_of else None)
-    window = time_window(question, asked)
+    window = time_window(question, now or filters.as_of)
     if after is not None:
         window = TimeWindow(since=after, until=window.until if window.filters else None,
                             prefer_recent=window.prefer_recent,
@@ -124,12 +123,10 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     for h in hits:
         p = h.passage
-        previous = ""
-        for s, e in sentence_spans(p.text):
-            sentence = p.text[s:e]
-            context = " ".join(x for x in (h.article.title, previous) if x)
-            previous = sentence
-            if len(sentence.split()) < 4:
+        spans = sentence_spans(p.text)
+        contexts = sentence_contexts([p.text[s:e] for s, e in spans], h.article.title)
+        for (s, e), context in zip(spans, contexts, strict=True):
+            if len(p.text[s:e].split()) < 4:
                 continue
             s, e = _unwrap(p.text, s, e)
             key = (h.article.id, p.start + s)
@@ -141,8 +138,8 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
 
 
 def score_candidates(cands: list[Candidate], question: str, qv: np.ndarray,
-           ranker: SentenceRanker | None, embedder: Embedder, hits: list[Hit],
-           config: ScoringConfig) -> None:
+                     ranker: SentenceRanker | None, embedder: Embedder, hits: list[Hit],
+                     config: ScoringConfig) -> None:
     """The ranker decides within an article; the article's retrieval score helps between
     articles. Without a ranker, the sentence's cosine to the question stands in."""
     texts = [c.text for c in cands]

@@ -76,14 +76,11 @@ def canonical_url(url: str) -> str | None:
     """The identity of a URL: courlan's normal form (case, default ports, tracking parameters,
     sorted query) without user info, fragment or trailing slash."""
     try:
-        parts = urlsplit(courlan.normalize_url(url.strip()))
-        host = (parts.hostname or "").lower()
-        port = parts.port
+        parts = urlsplit(public_url(courlan.normalize_url(url.strip())))
     except ValueError:
         return None
-    netloc = f"{host}:{port}" if port else host
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def _sha(s: str) -> str:
@@ -291,20 +288,18 @@ class Engine:
             report.articles = len(self.store.source_article_ids(source))
             return report
 
-    def _identify(self, source: str, articles: Iterable[Article]) -> _Batch:
+    def _identify(self, source: str, articles: list[Article]) -> _Batch:
         """Give each article its id (given id, canonical URL, file key or content) and drop
         copies: the same id twice, or the same text under another id. An id another source
         already holds with other text is not this source's to change: its article gets an id
         of its own."""
-        articles = list(articles)
-        ids = [_article_id(a, canonical_url(a.url) if a.url and is_url(a.url) else None)
-               for a in articles]
+        canons = [canonical_url(a.url) if a.url and is_url(a.url) else None for a in articles]
+        ids = [_article_id(a, canon) for a, canon in zip(articles, canons, strict=True)]
         claims = self.store.article_claims(ids)
         batch = _Batch()
         seen_ids: set[str] = set()
         seen_norm: dict[str, str] = {}
-        for a, aid in zip(articles, ids, strict=True):
-            canon = canonical_url(a.url) if a.url and is_url(a.url) else None
+        for a, canon, aid in zip(articles, canons, ids, strict=True):
             nh = norm_hash(a.text)
             claim = claims.get(aid)
             if claim and claim[1] and source not in claim[1] and claim[0] != nh:

@@ -29,6 +29,13 @@ class SentenceRanker(Protocol):
         ...
 
 
+def sentence_contexts(sentences: Sequence[str], headline: str = "") -> list[str]:
+    """Each sentence's context, in training and in use alike: the headline and the sentence
+    before it."""
+    return [" ".join(x for x in (headline, sentences[i - 1] if i else "") if x)
+            for i in range(len(sentences))]
+
+
 def candidate_text(sentence: str, context: str = "") -> str:
     """How a candidate is shown to the ranker, in training and in use alike: the sentence
     first (truncation cuts the context, never the sentence), then its context."""

@@ -333,8 +333,9 @@ def article_from_dict(obj: object, where: str) -> Article:
 def _first_sentence(text: str, limit: int = 120) -> str:
     from index.passages import sentence_spans
 
-    spans = sentence_spans(text.strip())
-    first = text.strip()[spans[0][0] : spans[0][1]] if spans else text.strip()
+    text = text.strip()
+    spans = sentence_spans(text)
+    first = text[spans[0][0] : spans[0][1]] if spans else text
     return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

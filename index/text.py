@@ -71,8 +71,7 @@ def key_names(question: str) -> list[str]:
             low = part.lower()
             if not part or low in QUESTION_WORDS or low in STOP_WORDS:
                 continue
-            is_year = re.fullmatch(r"(19|20)\d\d", part) is not None
-            if is_year or (part[0].isupper() and not starts and not part.isdigit()):
+            if is_year(part) or (part[0].isupper() and not starts and not part.isdigit()):
                 names.append(part)
     return list(dict.fromkeys(names))
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.passages import sentence_spans  # noqa: E402
-from index.ranker import candidate_text  # noqa: E402
+from index.ranker import candidate_text, sentence_contexts  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "index" / "ranker_model"
@@ -69,12 +69,9 @@ Group = tuple[str, list[str], list[str]]  # question, positives, negatives (as t
 
 
 def in_context(sents: list[str], title: str = "") -> list[str]:
-    """Each sentence with its context: the headline (or title) and the sentence before."""
-    out = []
-    for i, s in enumerate(sents):
-        ctx = " ".join(x for x in (title, sents[i - 1] if i else "") if x)
-        out.append(candidate_text(s, ctx))
-    return out
+    """Each sentence as the ranker sees it: followed by its headline and the sentence before."""
+    return [candidate_text(s, c) for s, c in zip(sents, sentence_contexts(sents, title),
+                                                 strict=True)]
 
 
 def squad_groups(path: Path, limit: int, rng: random.Random) -> list[Group]:

@@ -26,7 +26,7 @@ _NEXT = re.compile(r"\b(next|then|after that|afterwards|since then|later|now)\b"
 @dataclass
 class Turn:
     question: str
-    newest: datetime | None  # the newest article the answer cited
+    newest: datetime | None  # when the story the answer quoted first was published
 
 
 def follow_up(turns: list[Turn], question: str) -> tuple[str | None, datetime | None]:
@@ -127,11 +127,11 @@ class Ask(commands.Cog):
                                                news=True)
         # "next" is after the story the answer is about: its first quote's article (later
         # articles quoted as confirmation would skip what came in between)
-        dates = [c.published for c in answer.citations[:1] if c.published]
+        story = answer.citations[0].published if answer.citations else None
         if not turns or turns[-1].question != question:
-            turns.append(Turn(question, max(dates) if dates else None))
-        elif dates:
-            turns[-1].newest = max(dates)
+            turns.append(Turn(question, story))
+        elif story:
+            turns[-1].newest = story
         for group in batches(answer_embeds(answer)):
             await thread.send(embeds=group, allowed_mentions=NO_PINGS)
 
