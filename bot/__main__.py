@@ -12,6 +12,7 @@ from bot.client import NewsBot
 from bot.gateway import point_at
 from bot.settings import BotSettings
 from index.engine import Engine
+from index.errors import NewsbotError
 from index.settings import IndexSettings
 
 log = logging.getLogger("bot")
@@ -42,10 +43,18 @@ async def start(settings: BotSettings, engine: Engine) -> None:
         raise SystemExit(f"Could not reach Discord at {where}: {reason}") from None
 
 
+def open_engine() -> Engine:
+    """The engine from the environment; a refusal (the index in use, a bad setting) is one line."""
+    try:
+        return Engine.from_settings(IndexSettings())
+    except NewsbotError as exc:
+        raise SystemExit(f"newsbot: {exc}") from None
+
+
 def main() -> None:
     configure_logging()
     settings = BotSettings()
-    engine = Engine.from_settings(IndexSettings())
+    engine = open_engine()
     try:
         asyncio.run(start(settings, engine))
     except KeyboardInterrupt:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.__main__ import configure_logging, start
+from bot.__main__ import configure_logging, open_engine, start
 from bot.settings import BotSettings
 from index.cli import run_shell
 from index.engine import Engine
-from index.settings import IndexSettings
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 
@@ -31,7 +30,7 @@ def ensure_demo(engine: Engine, console: Console) -> None:
 def main() -> None:
     console = Console(highlight=False)
     settings = BotSettings()
-    engine = Engine.from_settings(IndexSettings())
+    engine = open_engine()
     try:
         ensure_demo(engine, console)
         token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""

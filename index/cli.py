@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -40,10 +41,16 @@ EMPTY_HINT = "add a source with `newsbot index add`."
 
 
 def _engine() -> Engine:
+    """The engine for this command, closed when the command ends (it holds the embedded
+    store while open)."""
     try:
-        return Engine.from_settings(IndexSettings())
+        engine = Engine.from_settings(IndexSettings())
     except NewsbotError as exc:
         _fail(exc)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(engine.close)
+    return engine
 
 
 def _fail(exc: Exception) -> NoReturn:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import courlan
@@ -24,7 +27,14 @@ import numpy as np
 
 from index.answer import answer
 from index.embed import Embedder, SentenceTransformerEmbedder
-from index.errors import NewsbotError, SourceError, UnknownSource
+from index.errors import (
+    DiskFull,
+    IndexInUse,
+    NewsbotError,
+    SourceError,
+    UnknownSource,
+    is_disk_full,
+)
 from index.llm import phrase
 from index.models import Answer, Article, ArticleRow, Filters, Hit, Passage, SourceInfo, Summary
 from index.passages import split_passages
@@ -37,6 +47,7 @@ from index.store import Store, make_chroma_client, norm_hash, ts
 from index.summary import latest
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # progress(done, total, what): called from the indexing thread.
 Progress = Callable[[int, int, str], None]
@@ -83,6 +94,35 @@ def canonical_url(url: str) -> str | None:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
+def claim_embedded(data_dir: Path) -> filelock.BaseFileLock:
+    """Hold the embedded store for this process's life. Chroma's embedded index lives in the
+    memory of the process that opened it: a second process would neither see the first one's
+    new vectors nor keep its own from being overwritten, so it is refused in one line."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(data_dir / "embedded.lock")
+    owner = data_dir / "embedded.owner"
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        try:
+            holder = owner.read_text().strip()
+        except OSError:
+            holder = ""
+        raise IndexInUse(data_dir, holder or "unknown pid") from None
+    with suppress(OSError):
+        owner.write_text(f"pid {os.getpid()}, {Path(sys.argv[0]).name or 'python'}")
+    return lock
+
+
+def _nearly_full(path: Path) -> bool:
+    """Chroma does not always say why a write failed ("Failed to apply logs to the hnsw segment
+    writer"); with under 1 MiB left, the disk is the likely reason."""
+    try:
+        return shutil.disk_usage(path).free < 1 << 20
+    except OSError:
+        return False
+
+
 def _sha(s: str) -> str:
     return hashlib.sha1(s.encode()).hexdigest()
 
@@ -116,24 +156,40 @@ class Engine:
         self.llm = llm
         self.articles_per_commit = ARTICLES_PER_COMMIT
         self._writer = filelock.FileLock(Path(store.data_dir) / "index.lock")
+        self._claim: filelock.BaseFileLock | None = None  # the embedded store, held for life
 
     @classmethod
     def from_settings(cls, settings: IndexSettings, embedder: Embedder | None = None,
                       ranker: SentenceRanker | str | None = "settings") -> Engine:
         """Everything wired from settings (the entry points build the settings)."""
         s = settings
-        client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
-        store = Store(Path(s.data_dir), client)
+        claim = None if s.chroma.host else claim_embedded(Path(s.data_dir))
+        try:
+            client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
+            store = Store(Path(s.data_dir), client)
+        except BaseException:
+            if claim is not None:
+                claim.release()
+            raise
         fetcher = Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_source_bytes,
                           allow_private=s.allow_private_urls)
         chosen = load_ranker(s.reranker) if isinstance(ranker, str) else ranker
         engine = cls(store, embedder or SentenceTransformerEmbedder(s.model), fetcher,
                      ranker=chosen, llm=s.llm)
-        engine.reconcile()  # a run killed earlier may have left orphan vectors
+        engine._claim = claim
+        try:
+            engine.check_vectors()  # a full disk or a crash may have left Chroma unreadable
+            engine.reconcile()  # a run killed earlier may have left orphan vectors
+        except BaseException:
+            engine.close()
+            raise
         return engine
 
     def close(self) -> None:
         self.store.close()
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # -- sources -------------------------------------------------------------------------------
     def add_source(self, location: str, name: str | None = None,
@@ -159,7 +215,7 @@ class Engine:
     def remove_source(self, name: str) -> int:
         if self.store.source_by_name(name) is None:
             raise UnknownSource(name)
-        with self._lock(wait=True), self._dirty():
+        with self._lock(wait=True), self._saving(), self._dirty():
             dropped = self.store.delete_source(name)
             self.store.delete_vectors(dropped)
         return len(dropped)
@@ -198,7 +254,12 @@ class Engine:
             raise err from exc
         # file and folder sources mirror their files; feeds and pages keep what they once held
         mirror = row.kind in ("file", "folder")
-        report = self.index_articles(name, result, progress=progress, mirror=mirror)
+        try:
+            report = self.index_articles(name, result, progress=progress, mirror=mirror)
+        except DiskFull as exc:
+            with suppress(Exception):  # the disk may not even take this line
+                self.store.record_refresh(name, str(exc))
+            raise SourceError(name, str(exc)) from exc
         report.seconds = time.perf_counter() - started
         error = "; ".join(report.problems[:3]) if report.problems else None
         self.store.record_refresh(name, error)
@@ -211,9 +272,40 @@ class Engine:
         (wiped, or a new server)."""
         if not self._needs_reconcile():
             return
-        with self._lock() as locked:
+        with self._lock() as locked, self._saving():
             if locked:  # else another process is indexing now and cleans up itself
                 self._reconcile()
+
+    def check_vectors(self) -> bool:
+        """An embedded Chroma that cannot be opened or queried (files emptied by a full disk) is
+        rebuilt from the vectors SQLite keeps; says so in one line. Returns whether it was."""
+        if self.store.embedded_dir is None:
+            return False  # a Chroma server's faults are its own; reconcile refills a wiped one
+        with self._lock(wait=True), self._saving():
+            why = self.store.vectors_unreadable()
+            if why is None:
+                return False
+            log.warning("the vector index in %s could not be read (%s); rebuilding it from the "
+                        "%d passages kept in SQLite", self.store.embedded_dir, why,
+                        self.store.passage_count())
+            self.store.rebuild_vectors()
+            self._reconcile()
+            return True
+
+    @contextmanager
+    def _saving(self) -> Iterator[None]:
+        """Turns running out of disk, wherever it surfaces (SQLite, Chroma, a file), into one
+        `DiskFull` line naming the data directory. What was half written is rolled back or left
+        for `reconcile()`."""
+        try:
+            yield
+        except NewsbotError:
+            raise
+        except Exception as exc:
+            if is_disk_full(exc) or (type(exc).__module__.startswith("chromadb")
+                                     and _nearly_full(self.store.data_dir)):
+                raise DiskFull(self.store.data_dir) from exc
+            raise
 
     def _needs_reconcile(self) -> bool:
         return (self.store.get_state("dirty") is not None
@@ -260,7 +352,7 @@ class Engine:
     def index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
                        progress: Progress | None = None, mirror: bool = False) -> IndexReport:
         """Store the articles of one source: new and changed ones are embedded, the rest kept."""
-        with self._lock(wait=True):
+        with self._lock(wait=True), self._saving():
             self._reconcile()
             report = IndexReport(source=source)
             if isinstance(articles, ReadResult):
@@ -397,16 +489,18 @@ class Engine:
     # -- questions -----------------------------------------------------------------------------
     def search(self, question: str, k: int = 10, *, filters: Filters | None = None,
                now: datetime | None = None, mode: Mode = "hybrid") -> list[Hit]:
-        return search(self.store, self.embedder, question, k, config=self.config, now=now,
-                      filters=filters, mode=mode, ranker=self.ranker)
+        return self._read(lambda: search(
+            self.store, self.embedder, question, k, config=self.config, now=now,
+            filters=filters, mode=mode, ranker=self.ranker))
 
     def ask(self, question: str, *, filters: Filters | None = None, now: datetime | None = None,
             context: str | None = None, after: datetime | None = None, news: bool = False,
             phrased: bool = True) -> Answer:
         """A quoted answer or an abstention; with an LLM configured and `phrased`, a short
         phrasing of the quotes too, each sentence citing one."""
-        result = answer(self.store, self.embedder, self.ranker, question, config=self.config,
-                        filters=filters, now=now, context=context, after=after, news=news)
+        result = self._read(lambda: answer(
+            self.store, self.embedder, self.ranker, question, config=self.config,
+            filters=filters, now=now, context=context, after=after, news=news))
         llm = self.llm
         if phrased and llm is not None and llm.enabled and not result.abstained:
             key = llm.api_key.get_secret_value() if llm.api_key else None
@@ -415,7 +509,21 @@ class Engine:
 
     def latest(self, topic: str | None = None, n: int = 5, *,
                filters: Filters | None = None) -> list[Summary]:
-        return latest(self.store, self.embedder, topic, n=n, config=self.config, filters=filters)
+        return self._read(lambda: latest(self.store, self.embedder, topic, n=n,
+                                         config=self.config, filters=filters))
+
+    def _read(self, run: Callable[[], T]) -> T:
+        """Run a question; if it failed because the embedded Chroma's files broke under this
+        process (a full disk), rebuild them from SQLite and run it once more."""
+        try:
+            return run()
+        except NewsbotError:
+            raise
+        except Exception:
+            if self.store.embedded_dir is None or self.store.vectors_unreadable() is None:
+                raise
+            self.check_vectors()
+            return run()
 
 
 def load_ranker(setting: str) -> SentenceRanker | None:

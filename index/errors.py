@@ -3,10 +3,15 @@
     NewsbotError
      ├── SourceError        a source could not be read (names the source and the reason)
      ├── UnknownSource      no source by that name
-     └── ConfigError        a setting is missing or wrong
+     ├── ConfigError        a setting is missing or wrong
+     ├── DiskFull           the data directory ran out of space (nothing half-written stays)
+     └── IndexInUse         another process holds the embedded index
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class NewsbotError(Exception):
@@ -28,3 +33,39 @@ class UnknownSource(NewsbotError):
 
 class ConfigError(NewsbotError):
     pass
+
+
+class DiskFull(NewsbotError):
+    def __init__(self, data_dir: object) -> None:
+        self.data_dir = data_dir
+        super().__init__(f"disk full: no space left for the index in {data_dir}; this change "
+                         "was not saved and the index answers as before (free some space and "
+                         "run it again)")
+
+
+class IndexInUse(NewsbotError):
+    def __init__(self, data_dir: object, holder: str) -> None:
+        super().__init__(
+            f"the index in {data_dir} is open in another newsbot process ({holder}); the "
+            "embedded store serves one process at a time: stop that process, or run a Chroma "
+            "server and set CHROMA_HOST so that several processes can share the index")
+
+
+_FULL = ("disk is full", "no space left", "os error 28", "database or disk is full",
+         "quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error (or one it was raised from) means the disk or quota ran out: OSError
+    ENOSPC/EDQUOT, SQLite's SQLITE_FULL, or Chroma's wrapping of either."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if (isinstance(e, sqlite3.DatabaseError | OSError) or type(e).__module__.startswith(
+                "chromadb")) and any(m in str(e).lower() for m in _FULL):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -108,9 +109,49 @@ class Store:
         if name is None:
             name = f"{COLLECTION}_{uuid.uuid4().hex[:12]}"
             self.set_state("collection", name)
-        self.collection = chroma_client.get_or_create_collection(
+        self.collection = self._open_collection(name)
+
+    def _open_collection(self, name: str) -> Any:
+        return self.chroma.get_or_create_collection(
             name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+
+    @property
+    def embedded_dir(self) -> Path | None:
+        """Where an embedded Chroma keeps its files; None for a Chroma server."""
+        s = self.chroma.get_settings()
+        return Path(s.persist_directory) if s.is_persistent and s.persist_directory else None
+
+    def vectors_unreadable(self) -> str | None:
+        """None when Chroma counts, reads and queries the collection; else why not, in one line
+        (files left empty or torn by a full disk or a crash)."""
+        try:
+            if self.collection.count():
+                got = self.collection.get(limit=1, include=["embeddings"])
+                self.collection.query(query_embeddings=[list(got["embeddings"][0])],
+                                      n_results=1, include=[])
+        except Exception as exc:  # Chroma's own errors name no common base for file damage
+            return " ".join(str(exc).split())[:300] or type(exc).__name__
+        return None
+
+    def rebuild_vectors(self) -> None:
+        """Replace an unreadable embedded collection by an empty one; `Engine.reconcile` then
+        refills it from the vectors SQLite keeps."""
+        root = self.embedded_dir
+        old = {p for p in root.iterdir() if p.is_dir()} if root else set()
+        name = self.collection.name
+        try:
+            self.chroma.delete_collection(name)
+        except Exception:  # Chroma's own catalogue is damaged too: start it afresh
+            if root is None:
+                raise
+            self.chroma.clear_system_cache()
+            shutil.rmtree(root, ignore_errors=True)
+            self.chroma = make_chroma_client(self.data_dir, None, 0)
+        self.collection = self._open_collection(name)
+        for path in old:  # the deleted collection's segment files
+            shutil.rmtree(path, ignore_errors=True)
+        self.set_state("dirty", "1")
 
     def _migrate(self) -> None:
         """Create the schema, or upgrade an older one in place (after a backup copy)."""
@@ -153,9 +194,15 @@ class Store:
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

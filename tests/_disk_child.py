@@ -1,0 +1,12 @@
+"""Run by tests/test_disk.py: the `newsbot` CLI with the hashed test embedder in place of the
+model (the disk is what is under test, and the model would only make the run slower)."""
+
+import sys
+
+import index.engine
+from index.cli import main
+from tests.fakes import FakeEmbedder
+
+index.engine.SentenceTransformerEmbedder = lambda model="": FakeEmbedder()  # type: ignore
+sys.argv = ["newsbot", *sys.argv[1:]]
+main()
