@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -47,10 +46,22 @@ def _engine() -> Engine:
         engine = Engine.from_settings(IndexSettings())
     except NewsbotError as exc:
         _fail(exc)
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:
-        ctx.call_on_close(engine.close)
+    _open.append(engine)
     return engine
+
+
+_open: list[Engine] = []
+
+
+@app.callback()
+def _command(ctx: typer.Context) -> None:
+    """newsbot: cited answers from the news you index."""
+    ctx.call_on_close(_close_engines)
+
+
+def _close_engines() -> None:
+    while _open:
+        _open.pop().close()
 
 
 def _fail(exc: Exception) -> NoReturn:

@@ -4,7 +4,6 @@ process on the embedded store."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -23,12 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 
 
-def _corpus(path: Path, n: int, words: int = 120) -> Path:
-    """n distinct articles of a few paragraphs each, written by the test."""
+def _corpus(path: Path, n: int, words: int = 90) -> Path:
+    """n distinct articles of three one-sentence paragraphs, written by the test (long sentences
+    keep the sentence splitter's work small)."""
     with path.open("w") as f:
         for i in range(n):
-            paras = [" ".join(f"Story{i} paragraph{j} word{k} harbour{k % 7}." for k in
-                              range(words // 4)) for j in range(3)]
+            paras = [f"Story{i} paragraph{j} " + " ".join(f"word{k} harbour{k % 7}" for k in
+                                                          range(words // 2)) + "."
+                     for j in range(3)]
             f.write(json.dumps({"id": f"a{i}", "title": f"Report number {i}",
                                 "text": "\n\n".join(paras), "publisher": "Test Wire",
                                 "url": f"https://example.org/{i}"}) + "\n")
