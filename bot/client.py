@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,14 +14,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.gateway import use_gateway
-from bot.settings import BotSettings
+from bot.settings import BotSettings, GuildConfig
 from index.engine import Engine
 from index.errors import NewsbotError, UnknownSource
+from index.models import Filters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COGS = ("bot.cogs.ask", "bot.cogs.news", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.news", "bot.cogs.admin", "bot.cogs.settings")
 
 # The filters /ask and /search offer, as the CLI's --since/--until/--source/--as-of.
 DateOption = app_commands.Range[str, 1, 40]
@@ -68,8 +70,9 @@ class NewsBot(commands.AutoShardedBot):
         )
         self.engine = engine
         self.settings = settings
-        self.question_limiter = QuestionLimiter(settings.ask_cooldown_uses,
-                                                settings.ask_cooldown_seconds)
+        # each server's settings (over the environment's defaults), loaded in setup_hook
+        self.guild_configs: dict[int, GuildConfig] = {}
+        self._limiters: dict[int | None, QuestionLimiter] = {}
         # thread id -> the questions asked in it, oldest first (context for follow-ups)
         self.thread_questions: dict[int, list[Any]] = {}
         self.tree.error(self.on_app_command_error)
@@ -79,7 +82,45 @@ class NewsBot(commands.AutoShardedBot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: questions in messages are handled by the Ask cog's listener."""
 
+    def config(self, guild_id: int | None) -> GuildConfig:
+        """A server's settings; the deployment's defaults outside servers (DMs)."""
+        if guild_id is None or guild_id not in self.guild_configs:
+            return GuildConfig.of(self.settings, {})
+        return self.guild_configs[guild_id]
+
+    async def set_config(self, guild_id: int, changes: dict[str, Any]) -> GuildConfig:
+        stored = await self.run_engine(self.engine.update_server_settings, str(guild_id),
+                                       changes)
+        self.guild_configs[guild_id] = GuildConfig.of(self.settings, stored)
+        self._limiters.pop(guild_id, None)
+        return self.guild_configs[guild_id]
+
+    def limiter(self, guild_id: int | None) -> QuestionLimiter:
+        """The per-user question budget of one server (its cooldown setting)."""
+        if guild_id not in self._limiters:
+            cfg = self.config(guild_id)
+            self._limiters[guild_id] = QuestionLimiter(cfg.ask_cooldown_uses,
+                                                       cfg.ask_cooldown_seconds)
+        return self._limiters[guild_id]
+
+    @staticmethod
+    def scope(guild_id: int | None, filters: Filters | None = None) -> Filters:
+        """The filters a question from this server is answered with: what it sees."""
+        base = filters or Filters()
+        return dataclasses.replace(base, server=str(guild_id) if guild_id else None)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.run_engine(self.engine.server_joined, str(guild.id))
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Its sources and settings stay for SERVER_GRACE_DAYS, in case the bot comes back."""
+        log.info("left server %s; its sources go in %s days", guild.id,
+                 self.settings.server_grace_days)
+        await self.run_engine(self.engine.server_left, str(guild.id))
+
     async def setup_hook(self) -> None:
+        stored = await self.run_engine(self.engine.all_server_settings)
+        self.guild_configs = {int(g): GuildConfig.of(self.settings, v) for g, v in stored.items()}
         for name in COGS:
             await self.load_extension(name)
         if self.settings.dev_guild_id:
@@ -94,10 +135,14 @@ class NewsBot(commands.AutoShardedBot):
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Manage Server, or one of the server's admin roles (in that server only)."""
+        if interaction.guild_id is None:
+            return False
         if interaction.permissions.manage_guild:
             return True
         roles = getattr(interaction.user, "roles", [])
-        return bool(set(self.settings.admin_role_ids) & {r.id for r in roles})
+        admin_roles = self.config(interaction.guild_id).admin_role_ids
+        return bool(set(admin_roles) & {r.id for r in roles})
 
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
@@ -141,9 +186,9 @@ def question_cooldown() -> Callable[[T], T]:
         bot = interaction.client
         if not isinstance(bot, NewsBot):
             return True
-        wait = bot.question_limiter.retry_after(interaction.user.id)
+        limiter = bot.limiter(interaction.guild_id)
+        wait = limiter.retry_after(interaction.user.id)
         if wait:
-            limiter = bot.question_limiter
             raise app_commands.CommandOnCooldown(
                 app_commands.Cooldown(limiter.uses, limiter.per), wait)
         return True

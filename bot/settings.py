@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +37,9 @@ class BotSettings(BaseSettings):
     # An interaction's token lasts 15 minutes; admin work still running after this many seconds
     # reports in a channel message instead of the expiring reply.
     interaction_reply_seconds: float = 14 * 60
+    # After the bot leaves a server, its sources and settings are kept this many days (in case
+    # it is added back), then dropped with the articles no other server holds.
+    server_grace_days: float = 7.0
 
     @field_validator("dev_guild_id", "digest_channel_id", "shard_count", mode="before")
     @classmethod
@@ -46,3 +50,30 @@ class BotSettings(BaseSettings):
     @classmethod
     def _comma_list(cls, v: object) -> object:
         return _int_list(v)
+
+
+@dataclass
+class GuildConfig:
+    """One server's settings: what its admins set with /settings over the deployment's
+    defaults from the environment. Stored in the index, so every bot process sees them."""
+
+    digest_channel_id: int | None = None
+    digest_hour_utc: int = 8
+    admin_role_ids: list[int] = field(default_factory=list)
+    mentions: bool = True  # answer questions that mention the bot or reply to it
+    threads: bool = True  # open a thread per question and answer follow-ups in it
+    ask_cooldown_uses: int = 3
+    ask_cooldown_seconds: float = 10.0
+
+    KEYS = ("digest_channel_id", "digest_hour_utc", "admin_role_ids", "mentions", "threads",
+            "ask_cooldown_uses", "ask_cooldown_seconds")
+
+    @classmethod
+    def of(cls, defaults: BotSettings, stored: dict[str, Any]) -> GuildConfig:
+        base = cls(digest_channel_id=defaults.digest_channel_id,
+                   digest_hour_utc=defaults.digest_hour_utc,
+                   admin_role_ids=list(defaults.admin_role_ids),
+                   ask_cooldown_uses=defaults.ask_cooldown_uses,
+                   ask_cooldown_seconds=defaults.ask_cooldown_seconds)
+        known = {k: v for k, v in stored.items() if k in cls.KEYS}
+        return cls(**{**asdict(base), **known})

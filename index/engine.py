@@ -10,12 +10,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,7 +37,17 @@ from index.errors import (
     is_disk_full,
 )
 from index.llm import phrase
-from index.models import Answer, Article, ArticleRow, Filters, Hit, Passage, SourceInfo, Summary
+from index.models import (
+    Answer,
+    Article,
+    ArticleRow,
+    Filters,
+    Hit,
+    Passage,
+    SourceInfo,
+    SourceRow,
+    Summary,
+)
 from index.passages import split_passages
 from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
@@ -123,6 +134,15 @@ def _nearly_full(path: Path) -> bool:
         return False
 
 
+_SERVER_KEY = re.compile(r"^\d+:")
+NO_SOURCE = "\x00none"  # a source key that matches nothing
+
+
+def source_key(server: str | None, name: str) -> str:
+    """How the store names a source: its name when global, "SERVER:name" in a server."""
+    return name if server is None else f"{server}:{name}"
+
+
 def _sha(s: str) -> str:
     return hashlib.sha1(s.encode()).hexdigest()
 
@@ -155,6 +175,8 @@ class Engine:
         self.config = config
         self.llm = llm
         self.articles_per_commit = ARTICLES_PER_COMMIT
+        self.server_source_limit = 20  # sources one Discord server may add
+        self.server_fetch_limit = 10  # of one server's sources, read per refresh
         self._writer = filelock.FileLock(Path(store.data_dir) / "index.lock")
         self._claim: filelock.BaseFileLock | None = None  # the embedded store, held for life
 
@@ -177,6 +199,8 @@ class Engine:
         engine = cls(store, embedder or SentenceTransformerEmbedder(s.model), fetcher,
                      ranker=chosen, llm=s.llm)
         engine._claim = claim
+        engine.server_source_limit = s.server_source_limit
+        engine.server_fetch_limit = s.server_fetch_limit
         try:
             engine.check_vectors()  # a full disk or a crash may have left Chroma unreadable
             engine.reconcile()  # a run killed earlier may have left orphan vectors
@@ -192,66 +216,183 @@ class Engine:
             self._claim = None
 
     # -- sources -------------------------------------------------------------------------------
+    # A source is global (the operator's, from the CLI) or belongs to one Discord server. A
+    # server sees the global sources and its own; the same location held by several scopes is
+    # read and embedded once, each scope holding its own membership.
     def add_source(self, location: str, name: str | None = None,
-                   progress: Progress | None = None) -> IndexReport:
+                   progress: Progress | None = None, *, server: str | None = None) -> IndexReport:
         """Register a source and index it. Re-adding a registered location refreshes it."""
         location = location.strip()
         if is_url(location):
             location = public_url(location)  # credentials are never stored or shown
         else:
             location = str(Path(location).expanduser().resolve())
-        existing = self.store.source_by_location(location)
+        existing = self.store.source_by_location(location, server)
         if existing is not None:
-            return self.refresh_source(existing.name, progress)
+            return self.refresh_source(existing.key, progress)
+        if server is not None:
+            shared = self.store.source_by_location(location, None)
+            if shared is not None:
+                raise NewsbotError(f"this is already a source for every server, as "
+                                   f"{shared.name!r}")
+            if self.store.count_sources(server) >= self.server_source_limit:
+                raise NewsbotError(f"this server has {self.server_source_limit} sources, the "
+                                   "most it may have: remove one first")
         name = (name or _default_name(location)).strip()
         if not name:
             raise NewsbotError("a source needs a name")
-        other = self.store.source_by_name(name)
+        if server is None and _SERVER_KEY.match(name):
+            raise NewsbotError(f"{name!r}: a global source's name may not start with digits "
+                               "and a colon")
+        key = source_key(server, name)
+        other = self.store.source_by_name(key)
         if other is not None:
             raise SourceError(name, f"a source with this name already exists for {other.location}")
-        self.store.add_source(name, location, source_kind(location))
-        return self.refresh_source(name, progress)
+        self.store.add_source(key, location, source_kind(location), server, name)
+        held = [r for r in self.store.sources_at(location) if r.key != key]
+        if held:  # another server reads it already: share its articles, fetch nothing now
+            articles = self.store.copy_links(held[0].key, key)
+            self.store.record_refresh(key, None)
+            return IndexReport(source=name, articles=articles, unchanged=articles)
+        return self.refresh_source(key, progress)
 
-    def remove_source(self, name: str) -> int:
-        if self.store.source_by_name(name) is None:
-            raise UnknownSource(name)
+    def remove_source(self, name: str, *, server: str | None = None) -> int:
+        """Remove a source of this scope; its articles go unless another scope holds them."""
+        key = self._key(name, server)
         with self._lock(wait=True), self._saving(), self._dirty():
-            dropped = self.store.delete_source(name)
+            dropped = self.store.delete_source(key)
             self.store.delete_vectors(dropped)
         return len(dropped)
 
-    def list_sources(self) -> list[SourceInfo]:
-        return self.store.list_sources()
+    def list_sources(self, *, server: str | None = None,
+                     everything: bool = False) -> list[SourceInfo]:
+        """The sources a server sees (the global ones and its own); without a server the global
+        ones, or with `everything` every scope's."""
+        return self.store.list_sources(None if everything else [None, server])
 
-    def refresh(self, name: str | None = None, progress: Progress | None = None) -> list[IndexReport]:
-        """Re-read one source or all; a failing source never stops the others."""
-        names = [name] if name else self.store.source_names()
-        reports = []
-        for n in names:
+    def refresh(self, name: str | None = None, progress: Progress | None = None, *,
+                server: str | None = None, every_scope: bool = True,
+                feeds_only: bool = False) -> list[IndexReport]:
+        """Re-read one source, or all of a scope (`server`, or every scope when `every_scope`
+        and no server is given); a failing source never stops the others. Each server has at
+        most `server_fetch_limit` of its sources read per call, the least recently read first;
+        the rest wait for the next refresh."""
+        rows: list[SourceRow]
+        if name:
+            one = self.store.source_by_name(self._key(name, server))
+            rows = [one] if one is not None else []
+        elif server is not None:
+            rows = self.store.source_rows([server])
+        else:
+            rows = self.store.source_rows(None if every_scope else [None])
+        rows = [r for r in rows if not feeds_only or r.kind in ("url", "feed")]
+        if not name:
+            per_server: dict[str, int] = {}
+            capped = []
+            for r in rows:
+                if r.server is not None:
+                    per_server[r.server] = per_server.get(r.server, 0) + 1
+                    if per_server[r.server] > self.server_fetch_limit:
+                        continue
+                capped.append(r)
+            rows = capped
+        wanted = {r.key for r in rows}
+        reports: list[IndexReport] = []
+        done: set[str] = set()
+        for row in rows:
+            if row.key in done:
+                continue
+            done.update(r.key for r in self.store.sources_at(row.location))
             try:
-                reports.append(self.refresh_source(n, progress))
+                pairs = self._refresh_location(row, progress)
             except NewsbotError as exc:
-                reports.append(IndexReport(source=n, error=str(exc)))
+                reports.append(IndexReport(source=row.name, error=str(exc)))
+                continue
             except Exception:  # a bug with one source must not stop the others
-                log.exception("refreshing source %s failed", n)
-                reports.append(IndexReport(source=n, error=f"{n}: failed unexpectedly (see the log)"))
+                log.exception("refreshing source %s failed", row.key)
+                reports.append(IndexReport(source=row.name,
+                                           error=f"{row.name}: failed unexpectedly (see the log)"))
+                continue
+            reports += [report for r, report in pairs if r.key in wanted]
         return reports
 
-    def refresh_source(self, name: str, progress: Progress | None = None) -> IndexReport:
-        row = self.store.source_by_name(name)
+    # -- servers -------------------------------------------------------------------------------
+    def server_settings(self, server: str) -> dict[str, Any]:
+        """What a server's admins have set (the front end knows the defaults)."""
+        return self.store.server_settings(server)
+
+    def all_server_settings(self) -> dict[str, dict[str, Any]]:
+        """Every server's settings, for those the bot is still in."""
+        return self.store.all_server_settings()
+
+    def update_server_settings(self, server: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge changes into a server's settings (a None value goes back to the default)."""
+        with self._saving():
+            settings = {**self.store.server_settings(server), **changes}
+            settings = {k: v for k, v in settings.items() if v is not None}
+            self.store.save_server_settings(server, settings)
+        return settings
+
+    def server_left(self, server: str, when: float | None = None) -> None:
+        """The bot left a server: its sources and settings go after a grace period."""
+        self.store.mark_server(server, time.time() if when is None else when)
+
+    def server_joined(self, server: str) -> None:
+        """The bot is in a server (again): nothing of it is to be forgotten."""
+        self.store.mark_server(server, None)
+
+    def forget_servers(self, grace_seconds: float, now: float | None = None) -> list[str]:
+        """Drop the scopes of servers left more than `grace_seconds` ago: their sources, their
+        settings, and the articles no other scope holds. Returns the servers forgotten."""
+        cutoff = (time.time() if now is None else now) - grace_seconds
+        gone = self.store.servers_left_before(cutoff)
+        for server in gone:
+            with self._lock(wait=True), self._saving(), self._dirty():
+                self.store.delete_vectors(self.store.forget_server(server))
+        return gone
+
+    def refresh_source(self, key: str, progress: Progress | None = None) -> IndexReport:
+        row = self.store.source_by_name(key)
         if row is None:
-            raise UnknownSource(name)
+            raise UnknownSource(key)
+        return self._refresh_location(row, progress, only=True)[0][1]
+
+    def _key(self, name: str, server: str | None) -> str:
+        """The store key of a source a scope may change: its own, by name."""
+        key = source_key(server, name)
+        if self.store.source_by_name(key) is not None:
+            return key
+        if server is not None and self.store.source_by_name(name) is not None and \
+                not _SERVER_KEY.match(name):
+            raise NewsbotError(f"{name!r} is a source for every server: only the operator "
+                               "changes it")
+        raise UnknownSource(name)
+
+    def _refresh_location(self, row: SourceRow, progress: Progress | None,
+                          only: bool = False) -> list[tuple[SourceRow, IndexReport]]:
+        """Read a source once and index what it holds for every scope that has it (for `row`
+        alone with `only`); `row`'s report comes first."""
+        rows = [row] if only else [row] + [r for r in self.store.sources_at(row.location)
+                                           if r.key != row.key]
+        key = row.key
         started = time.perf_counter()
         try:
-            result = read_source(row.location, name, self.fetcher)
+            result = read_source(row.location, row.name, self.fetcher)
         except SourceError as exc:
-            self.store.record_refresh(name, str(exc))
+            for r in rows:
+                self.store.record_refresh(r.key, str(exc))
             raise
         except Exception as exc:  # a parser bug must not take the other sources down
-            log.exception("reading source %s failed", name)
-            err = SourceError(name, "could not be read (an unexpected error; see the log)")
-            self.store.record_refresh(name, str(err))
+            log.exception("reading source %s failed", key)
+            err = SourceError(row.name, "could not be read (an unexpected error; see the log)")
+            for r in rows:
+                self.store.record_refresh(r.key, str(err))
             raise err from exc
+        return [(r, self._index_read(r, result, progress, started)) for r in rows]
+
+    def _index_read(self, row: SourceRow, result: ReadResult, progress: Progress | None,
+                    started: float) -> IndexReport:
+        name = row.key
         # file and folder sources mirror their files; feeds and pages keep what they once held
         mirror = row.kind in ("file", "folder")
         try:
@@ -259,7 +400,8 @@ class Engine:
         except DiskFull as exc:
             with suppress(Exception):  # the disk may not even take this line
                 self.store.record_refresh(name, str(exc))
-            raise SourceError(name, str(exc)) from exc
+            raise SourceError(row.name, str(exc)) from exc
+        report.source = row.name  # as its owners named it
         report.seconds = time.perf_counter() - started
         error = "; ".join(report.problems[:3]) if report.problems else None
         self.store.record_refresh(name, error)
@@ -487,8 +629,25 @@ class Engine:
         return out
 
     # -- questions -----------------------------------------------------------------------------
+    def _visible(self, filters: Filters | None) -> Filters | None:
+        """The filters with the sources named turned into store keys of the asker's scope and,
+        when other servers hold sources, limited to what this scope sees."""
+        if filters is None and not self.store.other_scopes_exist(None):
+            return None
+        f = filters or Filters()
+        mine = {r.key: r for r in self.store.source_rows([None, f.server])}
+        if f.sources:  # a server's own source first, then a global one of that name
+            keys = [next((k for k in (source_key(f.server, n), n) if k in mine), NO_SOURCE)
+                    for n in f.sources]
+        elif self.store.other_scopes_exist(f.server):
+            keys = list(mine) or [NO_SOURCE]
+        else:
+            return f
+        return replace(f, keys=tuple(keys))
+
     def search(self, question: str, k: int = 10, *, filters: Filters | None = None,
                now: datetime | None = None, mode: Mode = "hybrid") -> list[Hit]:
+        filters = self._visible(filters)
         return self._read(lambda: search(
             self.store, self.embedder, question, k, config=self.config, now=now,
             filters=filters, mode=mode, ranker=self.ranker))
@@ -498,6 +657,7 @@ class Engine:
             phrased: bool = True) -> Answer:
         """A quoted answer or an abstention; with an LLM configured and `phrased`, a short
         phrasing of the quotes too, each sentence citing one."""
+        filters = self._visible(filters)
         result = self._read(lambda: answer(
             self.store, self.embedder, self.ranker, question, config=self.config,
             filters=filters, now=now, context=context, after=after, news=news))
@@ -509,6 +669,7 @@ class Engine:
 
     def latest(self, topic: str | None = None, n: int = 5, *,
                filters: Filters | None = None) -> list[Summary]:
+        filters = self._visible(filters)
         return self._read(lambda: latest(self.store, self.embedder, topic, n=n,
                                          config=self.config, filters=filters))
 

@@ -157,6 +157,8 @@ class Filters:
     until: datetime | None = None  # published before
     sources: tuple[str, ...] = ()  # source names; empty means all
     as_of: datetime | None = None  # answer as the index stood then: later articles are hidden
+    server: str | None = None  # as a member of this Discord server sees the news
+    keys: tuple[str, ...] = ()  # set by the engine: the store's source keys to limit to
 
     @property
     def any(self) -> bool:
@@ -164,7 +166,8 @@ class Filters:
 
     @classmethod
     def parse(cls, since: str | None = None, until: str | None = None,
-              sources: Sequence[str] | None = None, as_of: str | None = None) -> Filters:
+              sources: Sequence[str] | None = None, as_of: str | None = None,
+              server: str | int | None = None) -> Filters:
         """Filters as a person gives them: dates as written, `until` including its day."""
         from index.errors import NewsbotError
         from index.text import parse_day
@@ -180,7 +183,7 @@ class Filters:
         end = day(until, "until")
         return cls(since=day(since, "since"), until=end + timedelta(days=1) if end else None,
                    sources=tuple(s.strip() for s in sources or () if s.strip()),
-                   as_of=day(as_of, "as of"))
+                   as_of=day(as_of, "as of"), server=str(server) if server else None)
 
 
 @dataclass
@@ -201,6 +204,7 @@ class SourceInfo:
     passages: int
     last_refresh: datetime | None
     last_error: str | None
+    server: str | None = None  # the Discord server it belongs to; None: global (everyone's)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -214,9 +218,15 @@ def iso(dt: datetime | None) -> str | None:
 
 @dataclass(frozen=True)
 class SourceRow:
-    name: str
+    key: str  # unique in the store: the name for a global source, "SERVER:name" for a server's
     location: str
     kind: str
+    server: str | None = None
+    name: str = ""  # as its owners named it
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.key)
 
 
 @dataclass(frozen=True)

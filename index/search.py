@@ -40,7 +40,7 @@ def scope_of(window: TimeWindow, filters: Filters, now: datetime | None) -> Scop
         ends.append((now + timedelta(days=1)).timestamp())
     if ends:
         until = min([until, *ends]) if until is not None else min(ends)
-    return Scope(since, until, tuple(filters.sources))
+    return Scope(since, until, tuple(filters.keys or filters.sources))
 
 
 def _end_of_day(dt: datetime) -> datetime:

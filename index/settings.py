@@ -46,5 +46,9 @@ class IndexSettings(BaseSettings):
     allow_private_urls: bool = False
     fetch_timeout: float = 20.0
     max_source_bytes: int = 20_000_000
+    # One Discord server may add this many sources, and have this many of them read per refresh
+    # (the least recently read first; the rest wait for the next refresh).
+    server_source_limit: int = 20
+    server_fetch_limit: int = 10
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -9,6 +9,7 @@ vector hits that have no row, and `reconcile()` clears orphans left by a crash.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 import sqlite3
@@ -32,17 +33,36 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COLLECTION = "newsbot_passages"
-SCHEMA_VERSION = 2
+OVERFETCH = 4  # Chroma's nearest fetched per result wanted when some sources are filtered out
+SCHEMA_VERSION = 3
 # How a data directory written by an older newsbot is brought up to date, step by step: the
 # statements that take version N-1 to N. A copy of the file is kept before the first step.
 MIGRATIONS: dict[int, list[str]] = {
     # 2: keep a source's publication date as given when it is capped (a date in the future)
     2: ["ALTER TABLE articles ADD COLUMN published_raw REAL"],
+    # 3: sources belong to a scope (global, or one Discord server); servers have settings
+    3: ["""CREATE TABLE sources_v3(
+            name TEXT PRIMARY KEY, location TEXT NOT NULL, kind TEXT NOT NULL,
+            added_at REAL NOT NULL, last_refresh REAL, last_error TEXT,
+            scope TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '')""",
+        """INSERT INTO sources_v3(name, location, kind, added_at, last_refresh, last_error,
+               scope, label)
+           SELECT name, location, kind, added_at, last_refresh, last_error, '', name
+           FROM sources""",
+        "DROP TABLE sources",
+        "ALTER TABLE sources_v3 RENAME TO sources",
+        "CREATE UNIQUE INDEX IF NOT EXISTS sources_scope_location ON sources(scope, location)",
+        """CREATE TABLE IF NOT EXISTS server_settings(
+            server TEXT PRIMARY KEY, settings TEXT NOT NULL DEFAULT '{}', left_at REAL)"""],
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
-    name TEXT PRIMARY KEY, location TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-    added_at REAL NOT NULL, last_refresh REAL, last_error TEXT);
+    name TEXT PRIMARY KEY, location TEXT NOT NULL, kind TEXT NOT NULL,
+    added_at REAL NOT NULL, last_refresh REAL, last_error TEXT,
+    scope TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX IF NOT EXISTS sources_scope_location ON sources(scope, location);
+CREATE TABLE IF NOT EXISTS server_settings(
+    server TEXT PRIMARY KEY, settings TEXT NOT NULL DEFAULT '{}', left_at REAL);
 CREATE TABLE IF NOT EXISTS articles(
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, canonical_url TEXT,
     publisher TEXT, published REAL, author TEXT, category TEXT,
@@ -208,6 +228,13 @@ class Store:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
+    def _q_in_args(self, sql: str, ids: Iterable[str], args: Sequence[Any]) -> list[sqlite3.Row]:
+        """`_q_in` with further arguments after the ids."""
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            rows += self._q(sql.format(ids=",".join("?" * len(chunk))), [*chunk, *args])
+        return rows
+
     def _q_in(self, sql: str, ids: Iterable[str]) -> list[sqlite3.Row]:
         """`sql` with `{ids}` standing for a list of placeholders, run in chunks of 500 ids."""
         rows: list[sqlite3.Row] = []
@@ -228,47 +255,128 @@ class Store:
                 db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
 
     # -- sources -------------------------------------------------------------------------------
-    def add_source(self, name: str, location: str, kind: str) -> None:
+    def add_source(self, key: str, location: str, kind: str, server: str | None = None,
+                   name: str | None = None) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO sources(name, location, kind, added_at) VALUES (?, ?, ?, ?)",
-                (name, location, kind, time.time()),
+                "INSERT INTO sources(name, location, kind, added_at, scope, label) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, location, kind, time.time(), server or "", name or key),
             )
 
-    def source_by_name(self, name: str) -> SourceRow | None:
-        rows = self._q("SELECT name, location, kind FROM sources WHERE name=?", (name,))
+    _ROW = "SELECT name, location, kind, NULLIF(scope, ''), label FROM sources"
+
+    def source_by_name(self, key: str) -> SourceRow | None:
+        rows = self._q(f"{self._ROW} WHERE name=?", (key,))
         return SourceRow(*rows[0]) if rows else None
 
-    def source_by_location(self, location: str) -> SourceRow | None:
-        rows = self._q("SELECT name, location, kind FROM sources WHERE location=?", (location,))
+    def source_by_location(self, location: str, server: str | None = None) -> SourceRow | None:
+        rows = self._q(f"{self._ROW} WHERE location=? AND scope=?", (location, server or ""))
         return SourceRow(*rows[0]) if rows else None
+
+    def sources_at(self, location: str) -> list[SourceRow]:
+        """Every scope's source for one location (read once, linked to each)."""
+        return [SourceRow(*r) for r in self._q(f"{self._ROW} WHERE location=? ORDER BY added_at",
+                                               (location,))]
+
+    def source_rows(self, servers: Sequence[str | None] | None = None) -> list[SourceRow]:
+        """Sources, oldest refresh first; `servers` limits them to some scopes (None: global)."""
+        sql, args = self._ROW, []
+        if servers is not None:
+            sql += f" WHERE scope IN ({','.join('?' * len(servers))})"
+            args = [s or "" for s in servers]
+        return [SourceRow(*r) for r in self._q(
+            sql + " ORDER BY COALESCE(last_refresh, 0), added_at", args)]
 
     def source_names(self) -> list[str]:
         return [r["name"] for r in self._q("SELECT name FROM sources ORDER BY added_at")]
 
-    def record_refresh(self, name: str, error: str | None) -> None:
+    def count_sources(self, server: str | None) -> int:
+        return int(self._q("SELECT COUNT(*) FROM sources WHERE scope=?", (server or "",))[0][0])
+
+    def other_scopes_exist(self, server: str | None) -> bool:
+        """Whether any source belongs to a server other than this one (else every article is
+        visible to it, and nothing needs filtering)."""
+        return bool(self._q("SELECT 1 FROM sources WHERE scope NOT IN ('', ?) LIMIT 1",
+                            (server or "",)))
+
+    def record_refresh(self, key: str, error: str | None, when: float | None = None) -> None:
         with self.transaction() as db:
             db.execute(
                 "UPDATE sources SET last_refresh=?, last_error=? WHERE name=?",
-                (time.time(), error, name),
+                (time.time() if when is None else when, error, key),
             )
 
-    def list_sources(self) -> list[SourceInfo]:
+    def list_sources(self, servers: Sequence[str | None] | None = None) -> list[SourceInfo]:
+        where, args = "", []
+        if servers is not None:
+            where = f"WHERE s.scope IN ({','.join('?' * len(servers))})"
+            args = [x or "" for x in servers]
         rows = self._q(
-            """SELECT s.*, COUNT(DISTINCT a.article_id) AS n_articles,
+            f"""SELECT s.*, COUNT(DISTINCT a.article_id) AS n_articles,
                       (SELECT COUNT(*) FROM passages p JOIN article_sources x
                          ON p.article_id = x.article_id WHERE x.source = s.name) AS n_passages
-               FROM sources s LEFT JOIN article_sources a ON a.source = s.name
-               GROUP BY s.name ORDER BY s.added_at"""
+               FROM sources s LEFT JOIN article_sources a ON a.source = s.name {where}
+               GROUP BY s.name ORDER BY s.scope != '', s.added_at""", args
         )
         return [
             SourceInfo(
-                name=r["name"], location=r["location"], kind=r["kind"],
+                name=r["label"] or r["name"], location=r["location"], kind=r["kind"],
                 articles=r["n_articles"], passages=r["n_passages"],
                 last_refresh=from_ts(r["last_refresh"]), last_error=r["last_error"],
+                server=r["scope"] or None,
             )
             for r in rows
         ]
+
+    def copy_links(self, from_key: str, to_key: str) -> int:
+        """Give a source the articles another source of the same location holds (no fetch)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO article_sources(source, article_id) "
+                       "SELECT ?, article_id FROM article_sources WHERE source=?",
+                       (to_key, from_key))
+            return int(db.execute("SELECT COUNT(*) FROM article_sources WHERE source=?",
+                                  (to_key,)).fetchone()[0])
+
+    # -- servers -------------------------------------------------------------------------------
+    def server_settings(self, server: str) -> dict[str, Any]:
+        rows = self._q("SELECT settings FROM server_settings WHERE server=?", (server,))
+        return dict(json.loads(rows[0][0])) if rows else {}
+
+    def all_server_settings(self) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self._q(
+            "SELECT server, settings FROM server_settings WHERE left_at IS NULL")}
+
+    def save_server_settings(self, server: str, settings: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO server_settings(server, settings) VALUES (?, ?) "
+                       "ON CONFLICT(server) DO UPDATE SET settings=excluded.settings",
+                       (server, json.dumps(settings, sort_keys=True)))
+
+    def mark_server(self, server: str, left_at: float | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO server_settings(server, left_at) VALUES (?, ?) "
+                       "ON CONFLICT(server) DO UPDATE SET left_at=excluded.left_at",
+                       (server, left_at))
+
+    def servers_left_before(self, when: float) -> list[str]:
+        return [r[0] for r in self._q(
+            "SELECT server FROM server_settings WHERE left_at IS NOT NULL AND left_at < ?",
+            (when,))]
+
+    def forget_server(self, server: str) -> list[str]:
+        """Drop a server's sources (articles no other scope holds go too) and its settings;
+        returns the passage ids to drop from Chroma."""
+        with self.transaction() as db:
+            keys = [r[0] for r in db.execute("SELECT name FROM sources WHERE scope=?",
+                                             (server,))]
+            ids = [r[0] for r in db.execute(
+                f"SELECT article_id FROM article_sources WHERE source IN "
+                f"({','.join('?' * len(keys))})", keys)] if keys else []
+            db.executemany("DELETE FROM article_sources WHERE source=?", [(k,) for k in keys])
+            db.execute("DELETE FROM sources WHERE scope=?", (server,))
+            db.execute("DELETE FROM server_settings WHERE server=?", (server,))
+            return self._drop_orphans(db, list(dict.fromkeys(ids)))
 
     def delete_source(self, name: str) -> list[str]:
         """Remove a source and the articles no other source holds. Returns passage ids to drop."""
@@ -487,9 +595,25 @@ class Store:
     def dense(self, vector: np.ndarray, k: int, since: float | None = None,
               until: float | None = None,
               sources: Sequence[str] = ()) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity) for the k nearest vectors."""
-        if sources:
-            return self._dense_exact(vector, k, since, until, sources)
+        """(passage id, cosine similarity) for the k nearest vectors. Limited to some sources
+        (a filter, or what one Discord server sees), Chroma's nearest are over-fetched and
+        filtered here; when too few of them remain, the sources' vectors are searched exactly."""
+        if not sources:
+            return self._dense_chroma(vector, k, since, until)
+        want = k * OVERFETCH
+        near = self._dense_chroma(vector, want, since, until)
+        if near:
+            ids = {r[0] for r in self._q_in_args(
+                "SELECT id FROM passages WHERE id IN ({ids}) AND article_id IN (SELECT "
+                f"article_id FROM article_sources WHERE source IN ({','.join('?' * len(sources))}))",
+                [i for i, _ in near], list(sources))}
+            kept = [(i, s) for i, s in near if i in ids]
+            if len(kept) >= k or len(near) < want:
+                return kept[:k]
+        return self._dense_exact(vector, k, since, until, sources)
+
+    def _dense_chroma(self, vector: np.ndarray, k: int, since: float | None,
+                      until: float | None) -> list[tuple[str, float]]:
         if self.collection.count() == 0:
             return []
         where: dict[str, Any] | None = None

@@ -1,5 +1,6 @@
-"""Admin commands (/source add, /source remove, /reindex), the scheduled feed refresh and the
-optional daily digest."""
+"""Admin commands (/source add, /source remove, /reindex), acting on the invoking server's own
+sources only; the scheduled feed refresh; each server's daily digest; forgetting servers the
+bot left."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from discord.ext import commands, tasks
 from bot.client import NewsBot, admin_only, send_ephemeral
 from bot.render import NO_PINGS, batches, latest_embeds
 from index.engine import IndexReport
-from index.errors import SourceError
+from index.errors import NewsbotError
+from index.models import Filters
 from index.sources import is_url
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,14 @@ class _LiveProgress:
             await asyncio.wrap_future(self.pending)
 
 
+def _server(interaction: discord.Interaction) -> str:
+    assert interaction.guild_id is not None  # the admin commands are guild-only
+    return str(interaction.guild_id)
+
+
 class Admin(commands.Cog):
-    source = app_commands.Group(name="source", description="Add or remove news sources (admins)")
+    source = app_commands.Group(name="source", guild_only=True,
+                                description="Add or remove this server's news sources (admins)")
 
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
@@ -100,14 +108,11 @@ class Admin(commands.Cog):
         if self.bot.settings.refresh_minutes > 0:
             self.refresh_feeds.change_interval(minutes=self.bot.settings.refresh_minutes)
             self.refresh_feeds.start()
-        if self.bot.settings.digest_channel_id:
-            hour = self.bot.settings.digest_hour_utc
-            self.digest.change_interval(time=dt.time(hour=hour, tzinfo=dt.UTC))
-            self.digest.start()
+        self.hourly.start()
 
     async def cog_unload(self) -> None:
         self.refresh_feeds.cancel()
-        self.digest.cancel()
+        self.hourly.cancel()
 
     @source.command(name="add")
     @app_commands.describe(url_or_feed="A feed or web page URL", name="A short name for it")
@@ -124,9 +129,10 @@ class Admin(commands.Cog):
         reply = _AdminReply(interaction, self.bot.settings.interaction_reply_seconds)
         progress = _LiveProgress(reply, "Indexing")
         try:
-            report = await self.bot.run_engine(self.bot.engine.add_source, url_or_feed, name,
-                                               progress)
-        except SourceError as exc:
+            report = await self.bot.run_engine(
+                lambda: self.bot.engine.add_source(url_or_feed, name, progress,
+                                                   server=_server(interaction)))
+        except NewsbotError as exc:
             # the admin asked for this source; what went wrong is the result, kept in /sources
             await progress.settled()
             await reply.show(f"Could not add it: {exc}")
@@ -142,64 +148,84 @@ class Admin(commands.Cog):
                             name: app_commands.Range[str, 1, 60]) -> None:
         """Remove a source and its articles."""
         await interaction.response.defer(thinking=True)
-        n = await self.bot.run_engine(self.bot.engine.remove_source, name)
+        n = await self.bot.run_engine(
+            lambda: self.bot.engine.remove_source(name, server=_server(interaction)))
         await interaction.followup.send(f"Removed **{discord.utils.escape_markdown(name)}** "
                                         f"({n} passages).", allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="reindex")
-    @app_commands.describe(name="One source (all when left out)")
+    @app_commands.describe(name="One of this server's sources (all of them when left out)")
+    @app_commands.guild_only()
     @admin_only()
     async def reindex(self, interaction: discord.Interaction,
                       name: app_commands.Range[str, 1, 60] | None = None) -> None:
-        """Re-read one source or all of them now."""
+        """Re-read one of this server's sources, or all of them, now."""
         await interaction.response.defer(thinking=True)
-        what = discord.utils.escape_markdown(name) if name else "all sources"
+        what = discord.utils.escape_markdown(name) if name else "this server's sources"
         reply = _AdminReply(interaction, self.bot.settings.interaction_reply_seconds)
         await reply.show(f"Reindexing {what}…")
         progress = _LiveProgress(reply, "Reindexing")
-        reports = await self.bot.run_engine(self.bot.engine.refresh, name, progress)
+        reports = await self.bot.run_engine(
+            lambda: self.bot.engine.refresh(name, progress, server=_server(interaction)))
         await progress.settled()
-        lines = [report_line(r) for r in reports] or ["No sources to reindex."]
+        lines = [report_line(r) for r in reports] or [
+            "This server has no sources of its own to reindex (the global ones are refreshed "
+            "by the operator)."]
         text = "Reindex finished.\n" + "\n".join(lines)
         await reply.show(text[:2000])
 
     @tasks.loop(minutes=60)
     async def refresh_feeds(self) -> None:
+        """Every scope's feeds and pages, each location read once; a server has at most
+        NEWSBOT_SERVER_FETCH_LIMIT of its sources read per run."""
         try:
-            sources = await self.bot.run_engine(self.bot.engine.list_sources)
+            reports = await self.bot.run_engine(
+                lambda: self.bot.engine.refresh(feeds_only=True))
         except Exception:
-            log.exception("scheduled refresh could not list the sources")
+            log.exception("the scheduled refresh failed")
             return
-        for s in sources:
-            if s.kind not in ("url", "feed"):
-                continue
-            try:
-                reports = await self.bot.run_engine(self.bot.engine.refresh, s.name)
-                for r in reports:
-                    log.info("scheduled refresh: %s", report_line(r))
-            except Exception:
-                log.exception("scheduled refresh of %s failed", s.name)
+        for r in reports:
+            log.info("scheduled refresh: %s", report_line(r))
 
     @refresh_feeds.before_loop
     async def _before_refresh(self) -> None:
         await self.bot.wait_until_ready()
 
-    @tasks.loop(time=dt.time(hour=8, tzinfo=dt.UTC))
-    async def digest(self) -> None:
-        channel = self.bot.get_channel(self.bot.settings.digest_channel_id or 0)
-        if not isinstance(channel, discord.abc.Messageable):
-            log.warning("digest channel %s not found", self.bot.settings.digest_channel_id)
-            return
+    @tasks.loop(time=[dt.time(hour=h, tzinfo=dt.UTC) for h in range(24)])
+    async def hourly(self) -> None:
+        await self.post_digests(dt.datetime.now(dt.UTC).hour)
         try:
-            items = await self.bot.run_engine(self.bot.engine.latest, None, 5)
-            for group in batches(latest_embeds(items, None)):
-                await channel.send(content="Today's digest", embeds=group,
-                                   allowed_mentions=NO_PINGS)
-        except Exception:  # the loop must survive to post tomorrow
-            log.exception("the daily digest failed")
+            grace = self.bot.settings.server_grace_days * 86_400
+            gone = await self.bot.run_engine(self.bot.engine.forget_servers, grace)
+            for server in gone:
+                self.bot.guild_configs.pop(int(server), None)
+                log.info("forgot server %s (left more than %s days ago)", server,
+                         self.bot.settings.server_grace_days)
+        except Exception:
+            log.exception("forgetting servers the bot left failed")
 
-    @digest.before_loop
-    async def _before_digest(self) -> None:
+    async def post_digests(self, hour: int) -> None:
+        """Each server whose digest hour this is gets its own latest news in its own channel."""
+        for guild in self.bot.guilds:
+            cfg = self.bot.config(guild.id)
+            if not cfg.digest_channel_id or cfg.digest_hour_utc != hour:
+                continue
+            channel = guild.get_channel(cfg.digest_channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                log.warning("digest channel %s not found in server %s", cfg.digest_channel_id,
+                            guild.id)
+                continue
+            try:
+                items = await self.bot.run_engine(
+                    self.bot.engine.latest, None, 5, filters=Filters(server=str(guild.id)))
+                for group in batches(latest_embeds(items, None)):
+                    await channel.send(content="Today's digest", embeds=group,
+                                       allowed_mentions=NO_PINGS)
+            except Exception:  # the loop must survive to post tomorrow, and for other servers
+                log.exception("the daily digest of server %s failed", guild.id)
+
+    @hourly.before_loop
+    async def _before_hourly(self) -> None:
         await self.bot.wait_until_ready()
 
 

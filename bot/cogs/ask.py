@@ -54,7 +54,8 @@ class Ask(commands.Cog):
                   since: DateOption | None = None, until: DateOption | None = None,
                   source: SourceOption | None = None, as_of: DateOption | None = None) -> None:
         """Ask a question; the answer quotes the news, with sources."""
-        filters = Filters.parse(since, until, [source] if source else None, as_of)
+        filters = Filters.parse(since, until, [source] if source else None, as_of,
+                                server=interaction.guild_id)
         await interaction.response.defer(thinking=True)
         answer = await self.bot.run_engine(self.bot.engine.ask, question, filters=filters)
         for group in batches(answer_embeds(answer)):
@@ -73,12 +74,17 @@ class Ask(commands.Cog):
             message.reference.resolved, discord.Message) and message.reference.resolved.author == me)
         if not (mentioned or in_our_thread or replied_to_us):
             return
+        cfg = self.bot.config(message.guild.id)
+        if not cfg.mentions and not in_our_thread:
+            return  # this server's admins turned questions by mention off
+        if in_our_thread and not cfg.threads and not mentioned:
+            return
         question = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         if not question:
             await message.reply("Ask me about the news, for example: what happened in Idlib?",
                                 allowed_mentions=NO_PINGS, mention_author=False)
             return
-        retry = self.bot.question_limiter.retry_after(message.author.id)
+        retry = self.bot.limiter(message.guild.id).retry_after(message.author.id)
         if retry:
             await message.reply(f"You're asking quickly: try again in {retry:.0f} seconds.",
                                 allowed_mentions=NO_PINGS, mention_author=False,
@@ -88,7 +94,7 @@ class Ask(commands.Cog):
         try:
             if in_our_thread:
                 await self._answer_in_thread(channel, question)  # type: ignore[arg-type]
-            elif isinstance(channel, discord.TextChannel) and not replied_to_us:
+            elif isinstance(channel, discord.TextChannel) and not replied_to_us and cfg.threads:
                 name = shorten(question, THREAD_NAME_LIMIT)
                 try:
                     thread = await message.create_thread(name=name, auto_archive_duration=1440)
@@ -107,7 +113,9 @@ class Ask(commands.Cog):
 
     async def _reply(self, message: discord.Message, question: str) -> None:
         async with message.channel.typing():
-            answer = await self.bot.run_engine(self.bot.engine.ask, question)
+            answer = await self.bot.run_engine(self.bot.engine.ask, question,
+                                               filters=self.bot.scope(message.guild.id
+                                                                      if message.guild else None))
         for i, group in enumerate(batches(answer_embeds(answer))):
             if i == 0:
                 await message.reply(embeds=group, allowed_mentions=NO_PINGS, mention_author=False)
@@ -119,12 +127,13 @@ class Ask(commands.Cog):
         if not turns and thread.owner_id == getattr(self.bot.user, "id", None):
             turns.append(Turn(thread.name, None))  # after a restart: the thread's name
         context, after = follow_up(turns, question) if turns else (None, None)
+        seen = self.bot.scope(thread.guild.id)
         async with thread.typing():
             answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
-                                               after=after)
+                                               after=after, filters=seen)
         if answer.abstained and after is not None:  # nothing later: answer from the whole story
             answer = await self.bot.run_engine(self.bot.engine.ask, question, context=context,
-                                               news=True)
+                                               news=True, filters=seen)
         # "next" is after the story the answer is about: its first quote's article (later
         # articles quoted as confirmation would skip what came in between)
         story = answer.citations[0].published if answer.citations else None

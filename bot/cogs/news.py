@@ -23,7 +23,8 @@ class News(commands.Cog):
                      count: app_commands.Range[int, 1, 10] = 5) -> None:
         """The latest articles, each with a short summary and its link."""
         await interaction.response.defer(thinking=True)
-        items = await self.bot.run_engine(self.bot.engine.latest, topic, count)
+        items = await self.bot.run_engine(self.bot.engine.latest, topic, count,
+                                          filters=self.bot.scope(interaction.guild_id))
         for group in batches(latest_embeds(items, topic)):
             await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
 
@@ -35,7 +36,8 @@ class News(commands.Cog):
                      since: DateOption | None = None, until: DateOption | None = None,
                      source: SourceOption | None = None, as_of: DateOption | None = None) -> None:
         """The articles that best match, to read for yourself."""
-        filters = Filters.parse(since, until, [source] if source else None, as_of)
+        filters = Filters.parse(since, until, [source] if source else None, as_of,
+                                server=interaction.guild_id)
         await interaction.response.defer(thinking=True)
         hits = await self.bot.run_engine(self.bot.engine.search, query, 8, filters=filters)
         for group in batches(search_embeds(query, hits[:5])):
@@ -43,9 +45,10 @@ class News(commands.Cog):
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction) -> None:
-        """The indexed news sources, with article counts and last refresh."""
+        """The news sources this server sees (everyone's and its own), with article counts."""
         await interaction.response.defer(thinking=True)
-        items = await self.bot.run_engine(self.bot.engine.list_sources)
+        server = str(interaction.guild_id) if interaction.guild_id else None
+        items = await self.bot.run_engine(lambda: self.bot.engine.list_sources(server=server))
         await interaction.followup.send(embed=sources_embed(items), allowed_mentions=NO_PINGS)
 
 
