@@ -148,7 +148,7 @@ def sources_embed(sources: list[SourceInfo]) -> discord.Embed:
         if s.last_error:
             err = escape_markdown(s.last_error)
             value += f"\n⚠ {err if len(err) <= 150 else err[:149] + '…'}"
-        name = s.name[:100]
+        name = (s.name[:80] + (" · this server's" if s.server else ""))
         if len(e) + len(name) + len(value) > TOTAL_EMBED_CHARS - 100:
             break
         e.add_field(name=name, value=value, inline=False)

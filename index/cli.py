@@ -36,6 +36,9 @@ SourceOpt = Annotated[list[str] | None, typer.Option(
 AsOfOpt = Annotated[str | None, typer.Option(
     "--as-of", help="Answer as the index stood on this day: later articles are hidden and "
                     "'this week' means that day's week.")]
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", help="As a member of this Discord server (its id) sees the news: the global "
+                     "sources and that server's own.")]
 EMPTY_HINT = "add a source with `newsbot index add`."
 
 
@@ -92,9 +95,11 @@ def _questions(args: list[str]) -> Iterator[str]:
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None,
-             as_of: str | None) -> Filters:
+             as_of: str | None, server: str | None = None) -> Filters:
     try:
-        return Filters.parse(since, until, sources, as_of)
+        if server is not None and not server.strip().isdigit():
+            raise NewsbotError(f"--server: {server!r} is not a Discord server id")
+        return Filters.parse(since, until, sources, as_of, server=server)
     except NewsbotError as exc:
         _fail(exc)
 
@@ -182,9 +187,12 @@ def index_add(
 
 
 @index_app.command("list")
-def index_list(as_json: JsonOpt = False) -> None:
-    """The sources, with article and passage counts, last refresh and last error."""
-    sources = _engine().list_sources()
+def index_list(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
+    """The sources, with article and passage counts, last refresh and last error: every
+    server's, or with --server what that server sees (the global ones and its own)."""
+    _filters(None, None, None, None, server)  # checks the id
+    sources = _engine().list_sources(server=server.strip() if server else None,
+                                     everything=server is None)
     if as_json:
         for s in sources:
             _emit(s.to_json())
@@ -193,8 +201,9 @@ def index_list(as_json: JsonOpt = False) -> None:
         out.print("No sources yet: `newsbot index add FILE_OR_URL`.")
     for s in sources:
         when = s.last_refresh.strftime("%Y-%m-%d %H:%M UTC") if s.last_refresh else "never"
-        out.print(f"{s.name}\t{s.kind}\t{s.articles} articles\t{s.passages} passages\t"
-                  f"refreshed {when}\t{s.location}")
+        scope = f"server {s.server}" if s.server else "global"
+        out.print(f"{s.name}\t{scope}\t{s.kind}\t{s.articles} articles\t{s.passages} passages"
+                  f"\trefreshed {when}\t{s.location}")
         if s.last_error:
             out.print(f"  last error: {s.last_error}")
 
@@ -244,10 +253,10 @@ def search(
     as_json: JsonOpt = False,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many results.")] = 10,
     since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
-    as_of: AsOfOpt = None,
+    as_of: AsOfOpt = None, server: ServerOpt = None,
 ) -> None:
     """The best matching passages for each question, with their scores."""
-    filters = _filters(since, until, source, as_of)
+    filters = _filters(since, until, source, as_of, server)
     engine = _engine()
     for q in _questions(question):
         hits = engine.search(q, k=k, filters=filters)
@@ -267,10 +276,10 @@ def ask(
     question: Annotated[list[str], typer.Argument(help="Questions; - reads them from stdin.")],
     as_json: JsonOpt = False,
     since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
-    as_of: AsOfOpt = None,
+    as_of: AsOfOpt = None, server: ServerOpt = None,
 ) -> None:
     """A quoted, cited answer to each question, or a plain statement that the news has none."""
-    filters = _filters(since, until, source, as_of)
+    filters = _filters(since, until, source, as_of, server)
     engine = _engine()
     for q in _questions(question):
         a = engine.ask(q, filters=filters)
@@ -286,9 +295,10 @@ def latest(
     as_json: JsonOpt = False,
     n: Annotated[int, typer.Option("-n", min=1, max=100, help="How many articles.")] = 5,
     since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """The most recent articles (optionally on a topic) with short summaries."""
-    items = _engine().latest(topic, n=n, filters=_filters(since, until, source, None))
+    items = _engine().latest(topic, n=n, filters=_filters(since, until, source, None, server))
     if as_json:
         for s in items:
             _emit(s.to_json())

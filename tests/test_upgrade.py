@@ -32,6 +32,7 @@ def test_a_schema_1_directory_upgrades_in_place_with_a_backup(tmp_path):
             assert old.execute("PRAGMA user_version").fetchone()[0] == 1
         [demo] = engine.list_sources()
         assert (demo.name, demo.articles, demo.passages) == ("demo", 8, 16)
+        assert demo.server is None  # sources from before scopes are global
         engine.reconcile()  # Chroma rebuilt from the vectors SQLite keeps
         assert engine.store.collection.count() == 16
         hit = engine.search("Schiphol flights Storm Ciara", k=1)[0]

@@ -1,0 +1,126 @@
+"""Sources in scopes: global (the operator's) and per Discord server, through the engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.errors import NewsbotError, UnknownSource
+from index.models import Filters
+
+A, B = "111111111111111111", "222222222222222222"
+
+
+def _articles(path, *items):
+    path.write_text("".join(json.dumps({"id": i, "title": t, "text": x, "publisher": p}) + "\n"
+                            for i, t, x, p in items))
+    return str(path)
+
+
+@pytest.fixture
+def scoped(fake_engine, tmp_path):
+    e = fake_engine
+    e.add_source(_articles(tmp_path / "global.jsonl", (
+        "g1", "Harbour ferry timetable changes", "The harbour ferry runs every twenty minutes "
+        "from Monday, the port authority said.", "Coast Post")), "wire")
+    a_feed = _articles(tmp_path / "a.jsonl", (
+        "a1", "Glassworks reopens in Saltmere", "The old glassworks in Saltmere reopened on "
+        "Friday with forty new jobs, the owners said.", "Saltmere Herald"))
+    e.add_source(a_feed, "herald", server=A)
+    return e, a_feed
+
+
+def _ids(engine, question, server):
+    return [h.article.id for h in engine.search(question, k=5, filters=Filters(server=server))]
+
+
+def test_a_servers_sources_are_its_own(scoped):
+    e, _ = scoped
+    assert "a1" in _ids(e, "glassworks Saltmere jobs", A)
+    assert "a1" not in _ids(e, "glassworks Saltmere jobs", B)
+    assert "a1" not in _ids(e, "glassworks Saltmere jobs", None)  # the operator's global view
+    for server in (A, B, None):  # global sources answer everywhere
+        assert "g1" in _ids(e, "harbour ferry timetable", server)
+    assert e.ask("When did the Saltmere glassworks reopen?", filters=Filters(server=B)).abstained
+    assert not e.ask("When did the Saltmere glassworks reopen?",
+                     filters=Filters(server=A)).abstained
+    # names: B sees the global source only; A sees its own too, marked as its own
+    assert [(s.name, s.server) for s in e.list_sources(server=B)] == [("wire", None)]
+    assert [(s.name, s.server) for s in e.list_sources(server=A)] == [("wire", None),
+                                                                      ("herald", A)]
+    # a source filter by another server's name finds nothing rather than its articles
+    hits = e.search("glassworks", filters=Filters(server=B, sources=("herald",)))
+    assert hits == []
+    hits = e.search("glassworks", filters=Filters(server=B, sources=(f"{A}:herald",)))
+    assert hits == []
+
+
+def test_admins_change_their_own_servers_sources_only(scoped):
+    e, _ = scoped
+    with pytest.raises(UnknownSource):
+        e.remove_source("herald", server=B)
+    with pytest.raises(UnknownSource):
+        e.refresh("herald", server=B)
+    assert e.refresh(server=B) == []  # B has no sources of its own
+    with pytest.raises(NewsbotError, match="only the operator"):
+        e.remove_source("wire", server=A)
+    assert [r.source for r in e.refresh(server=A)] == ["herald"]
+    assert "a1" in _ids(e, "glassworks Saltmere jobs", A)
+
+
+def test_one_location_in_two_servers_is_read_once_and_removed_separately(scoped, tmp_path):
+    e, a_feed = scoped
+    before = e.embedder.texts_encoded
+    # what B adds is what A's source holds: linked, not read again (the file changed since)
+    _articles(tmp_path / "a.jsonl", ("a2", "Something else", "Other text entirely here.", "X"))
+    report = e.add_source(a_feed, "saltmere", server=B)
+    assert (report.source, report.articles, report.new) == ("saltmere", 1, 0)
+    assert e.embedder.texts_encoded == before
+    assert "a1" in _ids(e, "glassworks Saltmere jobs", B)
+    # removing it from A leaves B's
+    e.remove_source("herald", server=A)
+    assert "a1" not in _ids(e, "glassworks Saltmere jobs", A)
+    assert "a1" in _ids(e, "glassworks Saltmere jobs", B)
+    assert [s.name for s in e.list_sources(server=A)] == ["wire"]
+
+
+def test_a_servers_source_count_is_capped(scoped, tmp_path):
+    e, _ = scoped
+    e.server_source_limit = 1
+    with pytest.raises(NewsbotError, match="1 sources, the most"):
+        e.add_source(_articles(tmp_path / "more.jsonl", ("m1", "More", "More news.", "Y")),
+                     "more", server=A)
+    e.add_source(str(tmp_path / "more.jsonl"), "more", server=B)  # B's count is its own
+
+
+def test_refresh_reads_at_most_the_fetch_limit_per_server(fake_engine, tmp_path):
+    e = fake_engine
+    e.server_fetch_limit = 2
+    for i in range(4):
+        e.add_source(_articles(tmp_path / f"s{i}.jsonl", (f"s{i}", f"Story {i}", f"Text {i}.",
+                                                         "Z")), f"s{i}", server=A)
+    first = {r.source for r in e.refresh()}
+    second = {r.source for r in e.refresh()}
+    assert len(first) == len(second) == 2 and first | second == {"s0", "s1", "s2", "s3"}
+
+
+def test_a_server_left_is_forgotten_after_the_grace_period(scoped, tmp_path):
+    e, _ = scoped
+    e.update_server_settings(A, {"digest_hour_utc": 6})
+    e.server_left(A, when=1000.0)
+    assert e.forget_servers(grace_seconds=86_400, now=1000.0 + 3600) == []  # within grace
+    assert e.forget_servers(grace_seconds=86_400, now=1000.0 + 2 * 86_400) == [A]
+    assert e.list_sources(everything=True)[0].name == "wire"
+    assert len(e.list_sources(everything=True)) == 1
+    assert e.store.get_articles(["a1"]) == {}  # no other scope held it
+    assert e.server_settings(A) == {}
+
+
+def test_server_settings_are_stored_per_server(fake_engine):
+    e = fake_engine
+    e.update_server_settings(A, {"digest_channel_id": 5, "mentions": False})
+    e.update_server_settings(A, {"mentions": None})  # back to the default
+    assert e.server_settings(A) == {"digest_channel_id": 5}
+    assert e.server_settings(B) == {}
+    assert e.all_server_settings() == {A: {"digest_channel_id": 5}}
