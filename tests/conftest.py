@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,15 @@ def demo_engine(tmp_path_factory, model):
         engine.add_source(str(sputnik), "sputnik")
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def web(tmp_path):
+    """The admin's feed, served on 127.0.0.1 (the engine here allows private addresses)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

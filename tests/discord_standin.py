@@ -49,7 +49,8 @@ FLAG_HAS_THREAD, FLAG_EPHEMERAL, FLAG_LOADING = 1 << 5, 1 << 6, 1 << 7  # messag
 
 # Application command option types the stand-in can send, and how it coerces values to them.
 OPT_SUB_COMMAND, OPT_SUB_COMMAND_GROUP = 1, 2
-COERCE: dict[int, Callable[[Any], Any]] = {3: str, 4: int, 5: bool, 10: float}
+OPT_CHANNEL, OPT_ROLE = 7, 8
+COERCE: dict[int, Callable[[Any], Any]] = {3: str, 4: int, 5: bool, 7: str, 8: str, 10: float}
 
 # GATEWAY_GUILD_MEMBERS_LIMITED | GATEWAY_MESSAGE_CONTENT_LIMITED | APPLICATION_COMMAND_BADGE
 APPLICATION_FLAGS = (1 << 15) | (1 << 19) | (1 << 23)
@@ -187,12 +188,15 @@ class _GatewayConn:
 
 
 class DiscordStandIn:
-    """A fake Discord (REST + gateway) on 127.0.0.1 for one bot in one guild."""
+    """A fake Discord (REST + gateway) on 127.0.0.1 for one bot in one guild or more."""
 
     def __init__(self, *, shard_count: int = 1, heartbeat_interval_ms: int = 41250,
-                 token_ttl: float = 15 * 60) -> None:
+                 token_ttl: float = 15 * 60, guilds: int = 1) -> None:
         """shard_count: what GET /gateway/bot recommends; token_ttl: seconds an interaction's
-        token lasts (Discord: 15 minutes), after which its webhooks answer 401."""
+        token lasts (Discord: 15 minutes), after which its webhooks answer 401; guilds: how
+        many guilds the bot is in (each with one text channel; `guild_id`, `channel_id` are
+        the first's, `guild_channels` maps each guild to its channel). The users are members
+        of every guild, the admin role (MANAGE_GUILD) too."""
         self.shard_count, self.heartbeat_interval_ms = shard_count, heartbeat_interval_ms
         self.token_ttl = token_ttl
         self._ids = itertools.count(1)
@@ -212,12 +216,18 @@ class DiscordStandIn:
                       for rid, name, perms, pos in ((self.everyone_role_id, "@everyone",
                                                      EVERYONE_PERMISSIONS, 0),
                                                     (self.admin_role_id, "admin", MANAGE_GUILD, 1))}
-        self.channels: dict[int, dict[str, Any]] = {self.channel_id: {
-            "id": str(self.channel_id), "type": CHANNEL_TEXT, "guild_id": str(self.guild_id),
+        self.guild_channels = {self.guild_id: self.channel_id}
+        for _ in range(guilds - 1):
+            self.guild_channels[self.snowflake()] = self.snowflake()
+        for gid in self.guild_channels:
+            if gid not in self.roles:
+                self.roles[gid] = {**self.roles[self.everyone_role_id], "id": str(gid)}
+        self.channels: dict[int, dict[str, Any]] = {cid: {
+            "id": str(cid), "type": CHANNEL_TEXT, "guild_id": str(gid),
             "name": "general", "position": 0, "permission_overwrites": [], "topic": None,
             "nsfw": False, "rate_limit_per_user": 0, "parent_id": None,
             "last_message_id": None, "flags": 0,
-        }}
+        } for gid, cid in self.guild_channels.items()}
 
         # Records.
         self.requests: list[RecordedRequest] = []
@@ -254,6 +264,9 @@ class DiscordStandIn:
 
     def _user(self, user: FakeUser | str | None) -> FakeUser:
         return user if isinstance(user, FakeUser) else self.users[user or "regular"]
+
+    def guild_of(self, channel_id: int) -> int:
+        return int(self.channels[channel_id]["guild_id"])
 
     def permissions_for(self, role_ids: tuple[int, ...]) -> int:
         perms = EVERYONE_PERMISSIONS
@@ -350,20 +363,25 @@ class DiscordStandIn:
     def is_deleted(self, message_id: int) -> bool:
         return message_id in self._deleted
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
         """The guild as GUILD_CREATE carries it."""
+        gid = guild_id or self.guild_id
         members = [u.member_payload() for u in (self.bot_user, *self.users.values())]
+        roles = [r for rid, r in self.roles.items()
+                 if rid == gid or rid not in self.guild_channels]  # its @everyone, shared roles
         return {
-            "id": str(self.guild_id), "name": "Stand-in Guild", "icon": None, "banner": None,
+            "id": str(gid), "name": f"Stand-in Guild {list(self.guild_channels).index(gid) + 1}", "icon": None, "banner": None,
             "owner_id": str(self.admin_user.id), "afk_timeout": 300, "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
-            "roles": list(self.roles.values()), "emojis": [], "stickers": [], "features": [],
-            "system_channel_id": str(self.channel_id), "system_channel_flags": 0,
+            "roles": roles, "emojis": [], "stickers": [], "features": [],
+            "system_channel_id": str(self.guild_channels[gid]), "system_channel_flags": 0,
             "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
             "joined_at": "2024-01-01T00:00:00+00:00", "large": False, "unavailable": False,
             "member_count": len(members), "members": members, "voice_states": [],
-            "channels": [c for c in self.channels.values() if c["type"] == CHANNEL_TEXT],
-            "threads": [self._thread_payload(t) for t in self.threads.values()],
+            "channels": [c for c in self.channels.values()
+                         if c["type"] == CHANNEL_TEXT and c["guild_id"] == str(gid)],
+            "threads": [self._thread_payload(t) for t in self.threads.values()
+                        if t["guild_id"] == str(gid)],
             "presences": [], "stage_instances": [], "guild_scheduled_events": [],
         }
 
@@ -429,27 +447,29 @@ class DiscordStandIn:
         shard_id, shard_count = (int(x) for x in (d.get("shard") or [0, 1]))
         conn.shard = (shard_id, shard_count)
         conn.intents = d.get("intents")
-        owns = conn.owns_guild(self.guild_id)
+        owned = [g for g in self.guild_channels if conn.owns_guild(g)]
         await conn.send(0, "READY", {
             "v": 10, "user": self._me_payload(), "session_id": uuid.uuid4().hex,
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if owns else [],
+            "guilds": [{"id": str(g), "unavailable": True} for g in owned],
             "resume_gateway_url": self.gateway_url, "shard": [shard_id, shard_count],
             "application": {"id": str(self.application_id), "flags": APPLICATION_FLAGS},
         })
-        if owns:
-            await conn.send(0, "GUILD_CREATE", self.guild_payload())
+        for g in owned:
+            await conn.send(0, "GUILD_CREATE", self.guild_payload(g))
         self._ready_shards.add(shard_id)
         if len(self._ready_shards) >= shard_count and self._ready_event is not None:
             self._ready_event.set()
         self._notify()
 
-    def _conn(self) -> _GatewayConn | None:
+    def _conn(self, guild_id: int | None = None) -> _GatewayConn | None:
         """The open connection of the shard that owns the guild."""
-        return next((c for c in reversed(self._conns) if c.owns_guild(self.guild_id)), None)
+        gid = guild_id or self.guild_id
+        return next((c for c in reversed(self._conns) if c.owns_guild(gid)), None)
 
-    async def dispatch(self, event: str, data: Any, *, required: bool = True) -> None:
-        """Send a DISPATCH to the shard that owns the guild."""
-        conn = self._conn()
+    async def dispatch(self, event: str, data: Any, *, required: bool = True,
+                       guild_id: int | None = None) -> None:
+        """Send a DISPATCH to the shard that owns the guild (the first unless given)."""
+        conn = self._conn(guild_id)
         if conn is not None:
             await conn.send(0, event, data)
         elif required:
@@ -458,9 +478,9 @@ class DiscordStandIn:
 
     # ------------------------------------------------------------------ test actions
 
-    def find_command(self, name: str) -> dict[str, Any] | None:
+    def find_command(self, name: str, guild_id: int | None = None) -> dict[str, Any] | None:
         """A slash command the bot registered, the guild's first (as Discord resolves them)."""
-        cmd = self.guild_commands.get(self.guild_id, {}).get((name, 1))
+        cmd = self.guild_commands.get(guild_id or self.guild_id, {}).get((name, 1))
         return cmd if cmd is not None else self.global_commands.get((name, 1))
 
     def registered_command_names(self) -> dict[str, list[str]]:
@@ -468,14 +488,17 @@ class DiscordStandIn:
                 **{str(g): sorted(n for n, _ in c) for g, c in self.guild_commands.items()}}
 
     async def send_interaction(self, name: str, options: dict[str, Any] | None = None, *,
-                               user: FakeUser | str | None = None) -> SentInteraction:
+                               user: FakeUser | str | None = None,
+                               guild_id: int | None = None) -> SentInteraction:
         """Dispatch INTERACTION_CREATE for ``/name`` ("source add" for a subcommand) in the
         guild's channel, by user "regular" (the default), "admin" (its role grants MANAGE_GUILD)
         or a FakeUser. options is {option name: value}: the bot must have registered them (and
         the command); values are coerced to the registered types."""
         user_obj = self._user(user)
+        gid = guild_id or self.guild_id
+        channel_id = self.guild_channels[gid]
         top, *subs = name.split()
-        cmd = self.find_command(top)
+        cmd = self.find_command(top, gid)
         if cmd is None:
             raise LookupError(f"/{top} is not registered with the stand-in; "
                               f"registered: {self.registered_command_names()}")
@@ -497,6 +520,13 @@ class DiscordStandIn:
                               f"stand-in does not send: {unknown}; registered: {by_name}")
         opts = [{"name": n, "type": by_name[n]["type"], "value": COERCE[by_name[n]["type"]](v)}
                 for n, v in options.items()]
+        resolved: dict[str, Any] = {}
+        for o in opts:  # channels and roles travel with their objects, as Discord sends them
+            if o["type"] == OPT_CHANNEL:
+                resolved.setdefault("channels", {})[o["value"]] = {
+                    **self._channel_or_404(int(o["value"])), "permissions": "0"}
+            elif o["type"] == OPT_ROLE:
+                resolved.setdefault("roles", {})[o["value"]] = self.roles[int(o["value"])]
         for opt_type, part in reversed(nesting):
             opts = [{"type": opt_type, "name": part, "options": opts}]
 
@@ -504,6 +534,8 @@ class DiscordStandIn:
         iid = self.snowflake()
         token = f"itok.{iid}.{uuid.uuid4().hex}"
         data: dict[str, Any] = {"id": cmd["id"], "name": top, "type": 1, "options": opts}
+        if resolved:
+            data["resolved"] = resolved
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
         payload: dict[str, Any] = {
@@ -511,20 +543,24 @@ class DiscordStandIn:
             "token": token, "version": 1, "data": data, "locale": "en-US",
             "app_permissions": str(self.permissions_for(())), "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
-            "guild_id": str(self.guild_id), "guild_locale": "en-US",
-            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
-            "channel_id": str(self.channel_id),
-            "channel": {**self.channels[self.channel_id], "permissions": perms},
+            "guild_id": str(gid), "guild_locale": "en-US",
+            "guild": {"id": str(gid), "locale": "en-US", "features": []},
+            "channel_id": str(channel_id),
+            "channel": {**self.channels[channel_id], "permissions": perms},
             "member": {**user_obj.member_payload(), "permissions": perms},
-            "authorizing_integration_owners": {"0": str(self.guild_id)}, "context": 0,
+            "authorizing_integration_owners": {"0": str(gid)}, "context": 0,
         }
         sent = SentInteraction(
             standin=self, id=iid, token=token, name=name, payload=payload, user=user_obj,
-            channel_id=self.channel_id, since=len(self.sent),
+            channel_id=channel_id, since=len(self.sent),
             dispatched_at=asyncio.get_running_loop().time())
         self._interactions[token] = sent
-        await self.dispatch("INTERACTION_CREATE", payload)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=gid)
         return sent
+
+    async def remove_guild(self, guild_id: int) -> None:
+        """The bot is removed from a guild (GUILD_DELETE, not unavailable)."""
+        await self.dispatch("GUILD_DELETE", {"id": str(guild_id)}, guild_id=guild_id)
 
     async def send_message(self, content: str, *, user: FakeUser | str | None = None,
                            channel_id: int | None = None, mentions_bot: bool = False) -> int:
@@ -543,14 +579,14 @@ class DiscordStandIn:
         msg["mentions"] = mentioned
         mentions_me = any(m["id"] == str(self.bot_user_id) for m in mentioned)
         event = {**msg, "member": user_obj.member_payload(with_user=False)}
-        conn = self._conn()
+        conn = self._conn(self.guild_of(channel_id))
         intents = conn.intents if conn is not None else None
         if intents is not None:
             if not intents & INTENT_GUILD_MESSAGES:
                 return int(msg["id"])  # Discord does not send it
             if not intents & INTENT_MESSAGE_CONTENT and not mentions_me:
                 event.update({"content": "", "embeds": [], "attachments": []})
-        await self.dispatch("MESSAGE_CREATE", event)
+        await self.dispatch("MESSAGE_CREATE", event, guild_id=self.guild_of(channel_id))
         return int(msg["id"])
 
     # ------------------------------------------------------------------ messages
@@ -560,7 +596,8 @@ class DiscordStandIn:
                       interaction: SentInteraction | None = None) -> dict[str, Any]:
         mid = self.snowflake()
         msg: dict[str, Any] = {
-            "id": str(mid), "channel_id": str(channel_id), "guild_id": str(self.guild_id),
+            "id": str(mid), "channel_id": str(channel_id),
+            "guild_id": self.channels[channel_id]["guild_id"],
             "author": author.payload(), "content": data.get("content") or "",
             "timestamp": _now_iso(), "edited_timestamp": None, "tts": bool(data.get("tts")),
             "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
@@ -579,7 +616,7 @@ class DiscordStandIn:
             msg["type"] = 19  # REPLY
             msg["message_reference"] = {"type": 0, "message_id": str(ref["message_id"]),
                                         "channel_id": str(channel_id),
-                                        "guild_id": str(self.guild_id)}
+                                        "guild_id": self.channels[channel_id]["guild_id"]}
             if target is not None:
                 msg["referenced_message"] = {k: v for k, v in target.items()
                                              if k != "referenced_message"}
@@ -663,7 +700,7 @@ class DiscordStandIn:
             data = {"id": msg["id"], "channel_id": msg["channel_id"], "guild_id": msg["guild_id"]}
         else:
             data = {**msg, "member": self.bot_user.member_payload(with_user=False)}
-        await self.dispatch(event, data, required=False)
+        await self.dispatch(event, data, required=False, guild_id=int(msg["guild_id"]))
 
     # ------------------------------------------------------------------ REST plumbing
 
@@ -877,7 +914,8 @@ class DiscordStandIn:
             raise StandInError(400, 160004, "A thread has already been created for this message")
         now = _now_iso()
         thread = {
-            "id": mid, "type": CHANNEL_PUBLIC_THREAD, "guild_id": str(self.guild_id),
+            "id": mid, "type": CHANNEL_PUBLIC_THREAD,
+            "guild_id": self._channel_or_404(int(cid))["guild_id"],
             "parent_id": cid, "owner_id": str(self.bot_user_id), "name": body.get("name"),
             "last_message_id": None, "message_count": 0, "member_count": 1,
             "total_message_sent": 0, "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
@@ -892,5 +930,6 @@ class DiscordStandIn:
         # THREAD_CREATE before the REST answer, so discord.py has the thread cached by the
         # time the bot sends in it or a user posts in it.
         await self.dispatch("THREAD_CREATE", {**self._thread_payload(thread),
-                                              "newly_created": True}, required=False)
+                                              "newly_created": True},
+                            required=False, guild_id=int(thread["guild_id"]))
         return _json_response(self._thread_payload(thread), 201)

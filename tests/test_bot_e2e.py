@@ -163,21 +163,6 @@ async def test_non_admin_cannot_reindex(env):
     await _final(it, lambda r: "Only admins" in (r.get("content") or ""))
 
 
-@pytest.fixture
-def web(tmp_path):
-    """The admin's feed, served on 127.0.0.1 (the engine here allows private addresses)."""
-    import functools
-    import http.server
-
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 async def test_admin_adds_a_feed_and_reindexes_with_progress(env, tmp_path, web):
     standin, bot, embedder = env
     feed = tmp_path / "gazette.xml"
@@ -209,7 +194,9 @@ async def test_slow_reindex_does_not_delay_an_ask(env, tmp_path):
         r["text"] += "\n\nThis article was updated."
     updated = tmp_path / "updated.jsonl"
     updated.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    await asyncio.to_thread(bot.engine.store.add_source, "slow", str(updated), "file")
+    gid = str(standin.guild_id)  # the server's own source: its admins may reindex it
+    await asyncio.to_thread(bot.engine.store.add_source, f"{gid}:slow", str(updated), "file",
+                            gid, "slow")
     reindex = await standin.send_interaction("reindex", {"name": "slow"}, user="admin")
     await reindex.wait_for(lambda r: r["kind"] == "edit")
     started = time.monotonic()
@@ -302,12 +289,13 @@ async def test_feeds_are_refreshed_on_schedule(env, tmp_path, web):
         pytest.fail("the scheduled refresh did not pick up the changed feed")
 
 
-@pytest.mark.parametrize("env", [{"digest_channel_id": 0}], indirect=True)
 async def test_daily_digest_posts_the_latest(env):
     standin, bot, _ = env
-    bot.settings.digest_channel_id = standin.channel_id
+    await bot.set_config(standin.guild_id, {"digest_channel_id": standin.channel_id,
+                                            "digest_hour_utc": 7})
     cog = bot.get_cog("Admin")
-    await cog.digest.coro(cog)
+    await cog.post_digests(6)
+    await cog.post_digests(7)
     rec = await standin.wait_for(lambda r: r["kind"] == "channel_message" and r.get("embeds"))
     assert rec["content"] == "Today's digest"
     assert "Brackenford" in rec["embeds"][0]["description"]
@@ -359,7 +347,9 @@ async def test_a_reindex_outliving_its_interaction_reports_in_the_channel(env, t
         r["id"] += "-long"
     path = tmp_path / "long.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    await asyncio.to_thread(bot.engine.store.add_source, "long", str(path), "file")
+    gid = str(standin.guild_id)
+    await asyncio.to_thread(bot.engine.store.add_source, f"{gid}:long", str(path), "file", gid,
+                            "long")
     it = await standin.send_interaction("reindex", {"name": "long"}, user="admin")
     rec = await standin.wait_for(
         lambda r: r["kind"] in ("channel_message", "edit") and r["interaction_id"] is None
