@@ -395,8 +395,10 @@ class Engine:
         name = row.key
         # file and folder sources mirror their files; feeds and pages keep what they once held
         mirror = row.kind in ("file", "folder")
+        named = None if progress is None else (
+            lambda done, total, _key: progress(done, total, row.name))  # as its owners name it
         try:
-            report = self.index_articles(name, result, progress=progress, mirror=mirror)
+            report = self.index_articles(name, result, progress=named, mirror=mirror)
         except DiskFull as exc:
             with suppress(Exception):  # the disk may not even take this line
                 self.store.record_refresh(name, str(exc))

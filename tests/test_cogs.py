@@ -44,12 +44,16 @@ def _bot(engine: FakeEngine) -> NewsBot:
     return NewsBot(engine, settings)  # type: ignore[arg-type]
 
 
+GUILD = 4242
+
+
 def _interaction() -> MagicMock:
     it = MagicMock(spec=discord.Interaction)
     it.response = MagicMock(spec=discord.InteractionResponse)
     it.response.defer = AsyncMock()
     it.followup = MagicMock(spec=discord.Webhook)
     it.followup.send = AsyncMock()
+    it.guild_id = GUILD
     return it
 
 
@@ -68,7 +72,7 @@ async def test_every_extension_loads_and_command_names_do_not_clash(bot):
     names = [c.qualified_name for c in bot.tree.walk_commands()]
     assert len(names) == len(set(names))
     assert {"ask", "latest", "search", "sources", "source add", "source remove",
-            "reindex"} <= set(names)
+            "reindex", "settings"} <= set(names)
 
 
 async def test_ask_defers_then_sends_quotes_without_pings(bot):
@@ -78,7 +82,7 @@ async def test_ask_defers_then_sends_quotes_without_pings(bot):
     it.response.defer.assert_awaited_once()
     [(name, args, kw)] = bot.engine.calls
     assert (name, args, kw) == ("ask", ("How many flights did Schiphol cancel?",),
-                                {"filters": Filters()})
+                                {"filters": Filters(server=str(GUILD))})
     sent = it.followup.send.await_args.kwargs
     assert sent["allowed_mentions"] is NO_PINGS
     desc = sent["embeds"][0].description
@@ -94,7 +98,7 @@ async def test_ask_passes_its_filters(bot):
     filters = bot.engine.calls[0][2]["filters"]
     assert filters == Filters(since=datetime(2020, 2, 1, tzinfo=UTC),
                               until=datetime(2020, 2, 10, tzinfo=UTC), sources=("courier",),
-                              as_of=datetime(2020, 2, 20, tzinfo=UTC))
+                              as_of=datetime(2020, 2, 20, tzinfo=UTC), server=str(GUILD))
 
 
 async def test_a_bad_date_is_refused_before_the_defer(bot):
@@ -110,7 +114,8 @@ async def test_search_passes_its_filters(bot):
     it = _interaction()
     cog = bot.get_cog("News")
     await cog.search.callback(cog, it, "storm", source="courier")
-    assert bot.engine.calls == [("search", ("storm", 8), {"filters": Filters(sources=("courier",))})]
+    assert bot.engine.calls == [("search", ("storm", 8), {"filters": Filters(sources=("courier",),
+                                                                  server=str(GUILD))})]
 
 
 def test_an_abstention_is_worded_for_discord():

@@ -68,7 +68,7 @@ def _text(rec):
 
 
 async def test_a_servers_sources_are_its_own(two):
-    standin, bot, a, b, feed = two
+    standin, _bot, a, b, feed = two
     added = await _reply(standin, "source add", {"url_or_feed": feed, "name": "ledger"},
                          user="admin", guild=a,
                          predicate=lambda r: (r.get("content") or "").startswith("Added."))
