@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/python -m bot.run
 
+# Two workers (one per core here); each test file runs in one worker, so module fixtures are
+# built once. `make test PYTEST_ARGS=` runs them in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/realtimeqa.py

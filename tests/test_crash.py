@@ -1,6 +1,6 @@
 """kill -9 in the middle of a refresh: the index answers from the old or the new state of each
 article, never a half state, and the next run completes it with nothing lost or duplicated.
-Real processes, the real model, embedded Chroma."""
+Real processes and embedded Chroma; the test embedder, at a model's pace."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 from index.passages import split_passages
 from tests.conftest import DEMO, ROOT, make_engine
+from tests.fakes import FakeEmbedder
 
 N_ARTICLES = 120
 
@@ -36,7 +37,7 @@ def _corpus(version: int) -> list[dict]:
 
 def _run(data: Path, src: Path, kill_after: int | None) -> str:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "_crash_child.py"), str(data), str(src), "4"],
+        [sys.executable, "-m", "tests._crash_child", str(data), str(src), "4"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
     )
     lines = 0
@@ -79,7 +80,8 @@ def _check_consistent(data: Path, texts: dict[int, set[str]]) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_kill_9_during_refresh(tmp_path, model):
+def test_kill_9_during_refresh(tmp_path):
+    model = FakeEmbedder()
     data, src = tmp_path / "data", tmp_path / "corpus.jsonl"
     v1, v2 = _corpus(1), _corpus(2)
     texts = {1: {a["text"] for a in v1}, 2: {a["text"] for a in v2}}
