@@ -212,12 +212,17 @@ def index_list(as_json: JsonOpt = False, server: ServerOpt = None) -> None:
 def index_refresh(
     name: Annotated[str | None, typer.Argument(help="One source; all when omitted.")] = None,
     as_json: JsonOpt = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="That Discord server's sources (a name is looked up there).")] = None,
 ) -> None:
-    """Re-read one source or all of them; unchanged articles are not embedded again."""
+    """Re-read one source or all of them (every server's too, unless --server); unchanged
+    articles are not embedded again."""
+    _filters(None, None, None, None, server)  # checks the id
     engine = _engine()
     try:
         with _Bar(not as_json) as bar:
-            reports = engine.refresh(name, progress=bar)
+            reports = engine.refresh(name, progress=bar,
+                                     server=server.strip() if server else None)
     except NewsbotError as exc:
         _fail(_hinted(exc))
     failed = False
@@ -234,10 +239,15 @@ def index_refresh(
 
 
 @index_app.command("remove")
-def index_remove(name: str) -> None:
-    """Remove a source and its passages."""
+def index_remove(
+    name: str,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Remove that Discord server's source of this name.")] = None,
+) -> None:
+    """Remove a source and its passages (articles another source holds stay)."""
+    _filters(None, None, None, None, server)  # checks the id
     try:
-        n = _engine().remove_source(name)
+        n = _engine().remove_source(name, server=server.strip() if server else None)
     except NewsbotError as exc:
         _fail(_hinted(exc))
     out.print(f"removed {name} ({n} passages)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import socket
 import time
 from calendar import timegm
@@ -343,6 +344,24 @@ def _str_or_none(v: object) -> str | None:
     return str(v).strip() or None if v not in (None, "") else None
 
 
+MAX_JSON_DEPTH = 64  # far past any article; deeper input is refused before the parser recurses
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether JSON nests deeper than MAX_JSON_DEPTH, told without parsing it (a parser's
+    RecursionError leaves CPython 3.11's own recursion bookkeeping off)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 def _read_jsonl(text: str, source: str) -> Iterator[Article]:
     good = 0
     errors: list[str] = []
@@ -350,6 +369,9 @@ def _read_jsonl(text: str, source: str) -> Iterator[Article]:
         if not line.strip():
             continue
         where = f"{source} line {lineno}"
+        if _too_deep(line):
+            errors.append(f"{where}: JSON nested too deeply")
+            continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -380,6 +402,8 @@ class _Partial(SourceError):
 
 
 def _read_json(text: str, source: str) -> Iterator[Article]:
+    if _too_deep(text):
+        raise SourceError(source, "JSON nested too deeply")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -42,7 +42,7 @@ def _open(data: Path) -> Engine:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tests._disk_child", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tests._cli_child", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -72,7 +72,7 @@ def test_unreadable_chroma_files_are_rebuilt_from_sqlite(tmp_path):
 def test_a_second_process_on_the_embedded_store_is_refused(tmp_path):
     env = {**os.environ, "NEWSBOT_DATA_DIR": str(tmp_path / "data")}
     env.pop("CHROMA_HOST", None)
-    child = [sys.executable, "-m", "tests._disk_child"]
+    child = [sys.executable, "-m", "tests._cli_child"]
     subprocess.run([*child, "index", "add", str(DEMO / "articles.jsonl"), "--name", "demo"],
                    env=env, cwd=ROOT, check=True, capture_output=True)
     holder = subprocess.Popen([*child, "shell"], env=env, cwd=ROOT, stdin=subprocess.PIPE,
@@ -106,7 +106,7 @@ DISK_FULL = """
 set -e
 mount -t tmpfs -o size=8m tmpfs "$MNT"
 export NEWSBOT_DATA_DIR="$MNT/data"
-run() { "$PY" -m tests._disk_child "$@"; }
+run() { "$PY" -m tests._cli_child "$@"; }
 run index add "$DEMO" --name demo --json > "$OUT/add1.json"
 avail=$(df --output=avail -B1 "$MNT" | tail -1)
 head -c $((avail - 400000)) /dev/zero > "$MNT/filler"

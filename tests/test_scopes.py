@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
+from index.engine import Engine
 from index.errors import NewsbotError, UnknownSource
 from index.models import Filters
+from index.settings import IndexSettings
+from tests.conftest import ROOT
+from tests.fakes import FakeEmbedder
 
 A, B = "111111111111111111", "222222222222222222"
 
@@ -124,3 +131,38 @@ def test_server_settings_are_stored_per_server(fake_engine):
     assert e.server_settings(A) == {"digest_channel_id": 5}
     assert e.server_settings(B) == {}
     assert e.all_server_settings() == {A: {"digest_channel_id": 5}}
+
+
+def test_the_command_line_sees_as_a_server_does(tmp_path):
+    data = tmp_path / "data"
+    engine = Engine.from_settings(IndexSettings(data_dir=data), embedder=FakeEmbedder(),
+                                  ranker=None)
+    try:
+        engine.add_source(_articles(tmp_path / "g.jsonl", (
+            "g1", "Harbour ferry timetable changes", "The harbour ferry runs every twenty "
+            "minutes from Monday, the port authority said.", "Coast Post")), "wire")
+        engine.add_source(_articles(tmp_path / "a.jsonl", (
+            "a1", "Glassworks reopens in Saltmere", "The old glassworks in Saltmere reopened "
+            "on Friday with forty new jobs, the owners said.", "Saltmere Herald")), "herald",
+            server=A)
+    finally:
+        engine.close()
+    env = {**os.environ, "NEWSBOT_DATA_DIR": str(data)}
+    env.pop("CHROMA_HOST", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tests._cli_child", *args], env=env,
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    every = [json.loads(x) for x in cli("index", "list", "--json").stdout.splitlines()]
+    assert [(s["name"], s["server"]) for s in every] == [("wire", None), ("herald", A)]
+    seen_by_b = [json.loads(x) for x in cli("index", "list", "--server", B,
+                                            "--json").stdout.splitlines()]
+    assert [s["name"] for s in seen_by_b] == ["wire"]
+    q = "When did the Saltmere glassworks reopen?"
+    assert json.loads(cli("ask", q, "--server", B, "--json").stdout)["abstained"]
+    as_a = json.loads(cli("ask", q, "--server", A, "--json").stdout)
+    assert not as_a["abstained"] and as_a["citations"][0]["article_id"] == "a1"
+    refused = cli("index", "remove", "herald", "--server", B)
+    assert refused.returncode == 1 and "no source named 'herald'" in refused.stderr
+    assert cli("index", "list", "--server", "nope").returncode == 1
