@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any, Protocol
@@ -28,6 +29,20 @@ def bundled_model_path() -> str:
     return str(get_model_path())
 
 
+@functools.lru_cache(maxsize=2)
+def _load_model(path: str) -> Any:
+    """One loaded copy of a model per process, however many engines use it (the CLI's commands
+    run in one process in tests; a shell reopens its engine)."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    log.info("loading embedding model from %s", path)
+    # weights come from the local path; never ask a hub
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
 class SentenceTransformerEmbedder:
     """Loads the model on first use (never at import), from the bundled package by default."""
 
@@ -42,15 +57,7 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-                path = self._model_ref or bundled_model_path()
-                log.info("loading embedding model from %s", path)
-                # weights come from the local path; never ask a hub
-                self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+                self._model = _load_model(self._model_ref or bundled_model_path())
                 self.dim = int(self._model.get_embedding_dimension())
         return self._model
 
