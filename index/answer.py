@@ -66,26 +66,27 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         labels.append(_filters_label(filters))
     period = " and ".join(labels) or None
     if not hits:
-        return _abstain(store, question, "period" if period else "no_answer", period=period)
+        return _abstain(store, filters, question, "period" if period else "no_answer",
+                        period=period)
 
     names = key_names(question)
-    unknown = [n for n in names if not store.mentions_anywhere(n)]
+    unknown = [n for n in names if not store.mentions_anywhere(n, filters.visible)]
     if unknown:
-        return _abstain(store, question, "unknown_names", names=unknown)
+        return _abstain(store, filters, question, "unknown_names", names=unknown)
     found = [n for n in names
              if any(mentions(n, h.passage.text + " " + h.article.title) for h in hits)]
     # a year the question names must be in what was found, as text or as its date
     years = [n for n in names if is_year(n) and n not in found and not any(
         h.article.published and h.article.published.year == int(n) for h in hits)]
     if years:
-        return _abstain(store, question, "period", names=years)
+        return _abstain(store, filters, question, "period", names=years)
     if names and len(found) / len(names) < config.min_name_coverage:
-        return _abstain(store, question, "names_not_found", period=period,
+        return _abstain(store, filters, question, "names_not_found", period=period,
                         names=[n for n in names if n not in found], found_with=found)
 
     cands = candidates(widen(store, hits, config.whole_articles))
     if not cands:
-        return _abstain(store, question, "no_answer", period=period)
+        return _abstain(store, filters, question, "no_answer", period=period)
     score_candidates(cands, question, qv, ranker, embedder, hits, config)
     cands.sort(key=lambda c: c.score, reverse=True)
     bar = config.min_answer_score if ranker is not None else config.min_similarity
@@ -95,8 +96,8 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         bar = 0.0
     best = max(c.ranker for c in cands)
     if best < bar:
-        return _abstain(store, question, "no_answer", period=period, best_score=best)
-    return _compose(store, question, _choose(cands, config, bar))
+        return _abstain(store, filters, question, "no_answer", period=period, best_score=best)
+    return _compose(store, filters, question, _choose(cands, config, bar))
 
 
 def widen(store: Store, hits: list[Hit], articles: int) -> list[Hit]:
@@ -198,7 +199,7 @@ def _unwrap(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def _compose(store: Store, question: str, chosen: list[Candidate]) -> Answer:
+def _compose(store: Store, filters: Filters, question: str, chosen: list[Candidate]) -> Answer:
     citations: list[Citation] = []
     by_article: dict[str, int] = {}
     quotes: list[Quote] = []
@@ -216,14 +217,14 @@ def _compose(store: Store, question: str, chosen: list[Candidate]) -> Answer:
         quotes.append(Quote(text=c.text, citation=n, article_id=art.id, start=c.start, end=c.end,
                             score=round(c.ranker, 4)))
     if not quotes:
-        return _abstain(store, question, "unverified")
+        return _abstain(store, filters, question, "unverified")
     return Answer(question=question, quotes=quotes, citations=citations)
 
 
-def _abstain(store: Store, question: str, reason: AbstentionReason, *,
+def _abstain(store: Store, filters: Filters, question: str, reason: AbstentionReason, *,
              names: list[str] | None = None, found_with: list[str] | None = None,
              period: str | None = None, best_score: float | None = None) -> Answer:
-    st = store.stats()
+    st = store.stats(filters.visible)  # what the asker sees, not other servers' news
     if st.articles == 0:
         reason = "empty_index"
     return Answer(question=question, abstention=Abstention(

@@ -638,14 +638,16 @@ class Engine:
             return None
         f = filters or Filters()
         mine = {r.key: r for r in self.store.source_rows([None, f.server])}
+        hidden = self.store.other_scopes_exist(f.server)
+        visible = tuple(mine) or (NO_SOURCE,) if hidden else ()
         if f.sources:  # a server's own source first, then a global one of that name
-            keys = [next((k for k in (source_key(f.server, n), n) if k in mine), NO_SOURCE)
-                    for n in f.sources]
-        elif self.store.other_scopes_exist(f.server):
-            keys = list(mine) or [NO_SOURCE]
+            keys = tuple(next((k for k in (source_key(f.server, n), n) if k in mine), NO_SOURCE)
+                         for n in f.sources)
         else:
+            keys = visible
+        if not keys:
             return f
-        return replace(f, keys=tuple(keys))
+        return replace(f, keys=keys, visible=visible)
 
     def search(self, question: str, k: int = 10, *, filters: Filters | None = None,
                now: datetime | None = None, mode: Mode = "hybrid") -> list[Hit]:

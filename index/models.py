@@ -159,6 +159,7 @@ class Filters:
     as_of: datetime | None = None  # answer as the index stood then: later articles are hidden
     server: str | None = None  # as a member of this Discord server sees the news
     keys: tuple[str, ...] = ()  # set by the engine: the store's source keys to limit to
+    visible: tuple[str, ...] = ()  # set by the engine: the keys the asker may see (empty: all)
 
     @property
     def any(self) -> bool:

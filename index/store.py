@@ -499,10 +499,16 @@ class Store:
         args.append(n)
         return [_article(r) for r in self._q(sql, args)]
 
-    def stats(self) -> IndexStats:
-        r = self._q(
-            "SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi FROM articles")[0]
-        return IndexStats(articles=r["n"], passages=self.passage_count(),
+    def stats(self, sources: Sequence[str] = ()) -> IndexStats:
+        """Counts and the publication span, of some sources' articles only when given."""
+        conds, args = _scope_sql("articles", None, None, sources)
+        where = " WHERE " + " AND ".join(conds) if conds else ""
+        r = self._q("SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi "
+                    f"FROM articles{where}", args)[0]
+        passages = self.passage_count() if not sources else int(self._q(
+            f"SELECT COUNT(*) FROM passages WHERE article_id IN (SELECT id FROM articles{where})",
+            args)[0][0])
+        return IndexStats(articles=r["n"], passages=passages,
                           first=from_ts(r["lo"]), last=from_ts(r["hi"]))
 
     def passage_count(self) -> int:
@@ -534,15 +540,21 @@ class Store:
             log.warning("lexical query failed for %r: %s", question, exc)
             return []
 
-    def mentions_anywhere(self, name: str) -> bool:
-        """Whether any passage or title holds the name's words (FTS5's porter stems)."""
+    def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:
+        """Whether any passage or title (of some sources' articles, when given) holds the
+        name's words (FTS5's porter stems)."""
         words = tokens(name)
         if not words:
             return True
         query = " AND ".join(f'"{w}"' for w in words)
+        where, args = "", list(sources)
+        if sources:
+            where = (" AND p.article_id IN (SELECT article_id FROM article_sources WHERE source "
+                     f"IN ({','.join('?' * len(sources))}))")
         try:
-            return bool(self._q("SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1",
-                                (query,)))
+            return bool(self._q(
+                "SELECT 1 FROM passages_fts JOIN passages p ON p.rid = passages_fts.rowid "
+                f"WHERE passages_fts MATCH ?{where} LIMIT 1", (query, *args)))
         except sqlite3.OperationalError:
             return True
 

@@ -166,3 +166,13 @@ def test_the_command_line_sees_as_a_server_does(tmp_path):
     refused = cli("index", "remove", "herald", "--server", B)
     assert refused.returncode == 1 and "no source named 'herald'" in refused.stderr
     assert cli("index", "list", "--server", "nope").returncode == 1
+
+
+def test_an_abstention_counts_and_names_only_what_the_server_sees(scoped):
+    e, _ = scoped
+    # "Saltmere" is only in A's article: to B it is a name no article mentions
+    b = e.ask("Who owns the Saltmere glassworks?", filters=Filters(server=B))
+    assert b.abstained and b.abstention.reason == "unknown_names"
+    assert b.abstention.articles == 1  # the global article, not A's
+    a = e.ask("Who won the Saltmere chess final?", filters=Filters(server=A))
+    assert a.abstained and a.abstention.articles == 2
