@@ -112,6 +112,10 @@ class NewsBot(commands.AutoShardedBot):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.run_engine(self.engine.server_joined, str(guild.id))
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A server the bot is in at start-up (re-invited while it was down) is not forgotten."""
+        await self.run_engine(self.engine.server_joined, str(guild.id))
+
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Its sources and settings stay for SERVER_GRACE_DAYS, in case the bot comes back."""
         log.info("left server %s; its sources go in %s days", guild.id,

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -125,6 +125,22 @@ def claim_embedded(data_dir: Path) -> filelock.BaseFileLock:
     return lock
 
 
+@contextmanager
+def saving(data_dir: Path) -> Iterator[None]:
+    """Turns running out of disk, wherever it surfaces (SQLite, Chroma, a file), into one
+    `DiskFull` line naming the data directory. What was half written is rolled back or left
+    for `Engine.reconcile()`."""
+    try:
+        yield
+    except NewsbotError:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc) or (type(exc).__module__.startswith("chromadb")
+                                 and _nearly_full(data_dir)):
+            raise DiskFull(data_dir) from exc
+        raise
+
+
 def _nearly_full(path: Path) -> bool:
     """Chroma does not always say why a write failed ("Failed to apply logs to the hnsw segment
     writer"); with under 1 MiB left, the disk is the likely reason."""
@@ -161,6 +177,7 @@ class _Batch:
 
     rows: list[ArticleRow] = field(default_factory=list)
     linked: list[str] = field(default_factory=list)  # copies stored under another article
+    shared: list[str] = field(default_factory=list)  # another source's articles, same text
     duplicates: int = 0
 
 
@@ -186,16 +203,20 @@ class Engine:
         """Everything wired from settings (the entry points build the settings)."""
         s = settings
         claim = None if s.chroma.host else claim_embedded(Path(s.data_dir))
+        store = None
         try:
-            client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
-            store = Store(Path(s.data_dir), client)
+            chosen = load_ranker(s.reranker) if isinstance(ranker, str) else ranker
+            with saving(Path(s.data_dir)):  # opening may migrate (and back up) the database
+                client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
+                store = Store(Path(s.data_dir), client)
         except BaseException:
+            if store is not None:
+                store.close()
             if claim is not None:
                 claim.release()
             raise
         fetcher = Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_source_bytes,
                           allow_private=s.allow_private_urls)
-        chosen = load_ranker(s.reranker) if isinstance(ranker, str) else ranker
         engine = cls(store, embedder or SentenceTransformerEmbedder(s.model), fetcher,
                      ranker=chosen, llm=s.llm)
         engine._claim = claim
@@ -248,12 +269,10 @@ class Engine:
         other = self.store.source_by_name(key)
         if other is not None:
             raise SourceError(name, f"a source with this name already exists for {other.location}")
-        self.store.add_source(key, location, source_kind(location), server, name)
-        held = [r for r in self.store.sources_at(location) if r.key != key]
-        if held:  # another server reads it already: share its articles, fetch nothing now
-            articles = self.store.copy_links(held[0].key, key)
-            self.store.record_refresh(key, None)
-            return IndexReport(source=name, articles=articles, unchanged=articles)
+        with self._saving():
+            self.store.add_source(key, location, source_kind(location), server, name)
+        # read even when another scope holds this location (articles it holds are linked, not
+        # embedded again): answering from its copy would tell this server who follows what
         return self.refresh_source(key, progress)
 
     def remove_source(self, name: str, *, server: str | None = None) -> int:
@@ -322,7 +341,8 @@ class Engine:
         return self.store.server_settings(server)
 
     def all_server_settings(self) -> dict[str, dict[str, Any]]:
-        """Every server's settings, for those the bot is still in."""
+        """Every server's settings (a server the bot left keeps them through the grace
+        period)."""
         return self.store.all_server_settings()
 
     def update_server_settings(self, server: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -345,10 +365,13 @@ class Engine:
         """Drop the scopes of servers left more than `grace_seconds` ago: their sources, their
         settings, and the articles no other scope holds. Returns the servers forgotten."""
         cutoff = (time.time() if now is None else now) - grace_seconds
-        gone = self.store.servers_left_before(cutoff)
-        for server in gone:
+        gone = []
+        for server in self.store.servers_left_before(cutoff):
             with self._lock(wait=True), self._saving(), self._dirty():
-                self.store.delete_vectors(self.store.forget_server(server))
+                dropped = self.store.forget_server(server, cutoff)  # unless it came back since
+                if dropped is not None:
+                    self.store.delete_vectors(dropped)
+                    gone.append(server)
         return gone
 
     def refresh_source(self, key: str, progress: Progress | None = None) -> IndexReport:
@@ -374,39 +397,52 @@ class Engine:
         alone with `only`); `row`'s report comes first."""
         rows = [row] if only else [row] + [r for r in self.store.sources_at(row.location)
                                            if r.key != row.key]
-        key = row.key
+        # a location several scopes hold is read under its own address, so that no scope's
+        # errors or problems carry another scope's name for it
+        reading = row.name if len(rows) == 1 else public_url(row.location) if is_url(
+            row.location) else row.location
         started = time.perf_counter()
         try:
-            result = read_source(row.location, row.name, self.fetcher)
+            result = read_source(row.location, reading, self.fetcher)
         except SourceError as exc:
             for r in rows:
-                self.store.record_refresh(r.key, str(exc))
-            raise
+                self._record(r.key, str(SourceError(r.name, exc.reason)))
+            raise SourceError(row.name, exc.reason) from None
         except Exception as exc:  # a parser bug must not take the other sources down
-            log.exception("reading source %s failed", key)
-            err = SourceError(row.name, "could not be read (an unexpected error; see the log)")
+            log.exception("reading source %s failed", row.key)
+            reason = "could not be read (an unexpected error; see the log)"
             for r in rows:
-                self.store.record_refresh(r.key, str(err))
-            raise err from exc
-        return [(r, self._index_read(r, result, progress, started)) for r in rows]
+                self._record(r.key, str(SourceError(r.name, reason)))
+            raise SourceError(row.name, reason) from exc
+        peers = {r.key for r in rows}
+        return [(r, self._index_read(r, result, progress if r is row else None, started,
+                                     peers)) for r in rows]
+
+    def _record(self, key: str, error: str | None) -> None:
+        """Note a refresh's outcome; a disk too full for even that does not hide the error."""
+        try:
+            with self._saving():
+                self.store.record_refresh(key, error)
+        except DiskFull:
+            log.warning("could not record the refresh of %s: the disk is full", key)
 
     def _index_read(self, row: SourceRow, result: ReadResult, progress: Progress | None,
-                    started: float) -> IndexReport:
+                    started: float, peers: set[str] | None = None) -> IndexReport:
         name = row.key
         # file and folder sources mirror their files; feeds and pages keep what they once held
         mirror = row.kind in ("file", "folder")
         named = None if progress is None else (
             lambda done, total, _key: progress(done, total, row.name))  # as its owners name it
         try:
-            report = self.index_articles(name, result, progress=named, mirror=mirror)
+            report = self.index_articles(name, result, progress=named, mirror=mirror,
+                                         peers=peers)
         except DiskFull as exc:
-            with suppress(Exception):  # the disk may not even take this line
-                self.store.record_refresh(name, str(exc))
+            self._record(name, str(exc))
             raise SourceError(row.name, str(exc)) from exc
         report.source = row.name  # as its owners named it
         report.seconds = time.perf_counter() - started
         error = "; ".join(report.problems[:3]) if report.problems else None
-        self.store.record_refresh(name, error)
+        self._record(name, error)
         return report
 
     # -- indexing ------------------------------------------------------------------------------
@@ -436,20 +472,8 @@ class Engine:
             self._reconcile()
             return True
 
-    @contextmanager
-    def _saving(self) -> Iterator[None]:
-        """Turns running out of disk, wherever it surfaces (SQLite, Chroma, a file), into one
-        `DiskFull` line naming the data directory. What was half written is rolled back or left
-        for `reconcile()`."""
-        try:
-            yield
-        except NewsbotError:
-            raise
-        except Exception as exc:
-            if is_disk_full(exc) or (type(exc).__module__.startswith("chromadb")
-                                     and _nearly_full(self.store.data_dir)):
-                raise DiskFull(self.store.data_dir) from exc
-            raise
+    def _saving(self) -> AbstractContextManager[None]:
+        return saving(self.store.data_dir)
 
     def _needs_reconcile(self) -> bool:
         return (self.store.get_state("dirty") is not None
@@ -494,8 +518,11 @@ class Engine:
         self.store.set_state("dirty", None)
 
     def index_articles(self, source: str, articles: Iterable[Article] | ReadResult,
-                       progress: Progress | None = None, mirror: bool = False) -> IndexReport:
-        """Store the articles of one source: new and changed ones are embedded, the rest kept."""
+                       progress: Progress | None = None, mirror: bool = False,
+                       peers: set[str] | None = None) -> IndexReport:
+        """Store the articles of one source: new and changed ones are embedded, the rest kept.
+        `peers` are the sources of other scopes at the same location, which may update the
+        articles this one holds (and it theirs)."""
         with self._lock(wait=True), self._saving():
             self._reconcile()
             report = IndexReport(source=source)
@@ -508,14 +535,19 @@ class Engine:
             if derived:
                 report.problems.append(f"{source}: {derived} articles had no title; the first "
                                        "sentence of each stands in")
-            batch = self._identify(source, articles)
+            batch = self._identify(source, articles, (peers or set()) | {source})
             report.duplicates = batch.duplicates
             known = self.store.article_hashes([r.id for r in batch.rows])
             changed = [r for r in batch.rows if known.get(r.id) != r.text_hash]
-            report.new = sum(1 for r in changed if r.id not in known)
-            report.updated = len(changed) - report.new
-            report.unchanged = len(batch.rows) - len(changed)
-            self.store.link(source, [r.id for r in batch.rows if r.id in known] + batch.linked)
+            # counted as this source sees them: an article another scope indexed first is new
+            # here (saying otherwise would tell a server what another one follows)
+            before = self.store.source_article_ids(source)
+            held = [r.id for r in batch.rows] + batch.shared
+            report.new = sum(1 for i in held if i not in before)
+            report.updated = sum(1 for r in changed if r.id in before)
+            report.unchanged = len(held) - report.new - report.updated
+            self.store.link(source, [r.id for r in batch.rows if r.id in known] + batch.linked
+                            + batch.shared)
             if mirror and read_cleanly:
                 # only a clean read says what is gone: a file that failed to read (briefly
                 # empty, half written) keeps its articles until it reads cleanly or is deleted
@@ -524,7 +556,7 @@ class Engine:
             report.articles = len(self.store.source_article_ids(source))
             return report
 
-    def _identify(self, source: str, articles: list[Article]) -> _Batch:
+    def _identify(self, source: str, articles: list[Article], owners: set[str]) -> _Batch:
         """Give each article its id (given id, canonical URL, file key or content) and drop
         copies: the same id twice, or the same text under another id. An id another source
         already holds with other text is not this source's to change: its article gets an id
@@ -538,7 +570,12 @@ class Engine:
         for a, canon, aid in zip(articles, canons, ids, strict=True):
             nh = norm_hash(a.text)
             claim = claims.get(aid)
-            if claim and claim[1] and source not in claim[1] and claim[0] != nh:
+            if claim and claim[1] and owners.isdisjoint(claim[1]):
+                if claim[0] == nh and aid not in seen_ids:
+                    # another source's article with this text: held too, never rewritten
+                    seen_ids.add(aid)
+                    batch.shared.append(aid)
+                    continue
                 aid = f"{aid}~{_sha(source)[:8]}"
             if aid in seen_ids:
                 batch.duplicates += 1
@@ -570,7 +607,7 @@ class Engine:
     def _drop_gone(self, source: str, batch: _Batch) -> int:
         """A mirrored source (files) no longer holding an article lets it go."""
         gone = (self.store.source_article_ids(source) - {r.id for r in batch.rows}
-                - set(batch.linked))
+                - set(batch.linked) - set(batch.shared))
         if gone:
             with self._dirty():
                 self.store.delete_vectors(self.store.unlink_articles(source, gone))

@@ -345,7 +345,7 @@ class Store:
 
     def all_server_settings(self) -> dict[str, dict[str, Any]]:
         return {r[0]: json.loads(r[1]) for r in self._q(
-            "SELECT server, settings FROM server_settings WHERE left_at IS NULL")}
+            "SELECT server, settings FROM server_settings")}
 
     def save_server_settings(self, server: str, settings: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -355,19 +355,26 @@ class Store:
 
     def mark_server(self, server: str, left_at: float | None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO server_settings(server, left_at) VALUES (?, ?) "
-                       "ON CONFLICT(server) DO UPDATE SET left_at=excluded.left_at",
-                       (server, left_at))
+            if left_at is None:  # (back) in the server: nothing to forget
+                db.execute("UPDATE server_settings SET left_at=NULL WHERE server=?", (server,))
+            else:
+                db.execute("INSERT INTO server_settings(server, left_at) VALUES (?, ?) "
+                           "ON CONFLICT(server) DO UPDATE SET left_at=excluded.left_at",
+                           (server, left_at))
 
     def servers_left_before(self, when: float) -> list[str]:
         return [r[0] for r in self._q(
             "SELECT server FROM server_settings WHERE left_at IS NOT NULL AND left_at < ?",
             (when,))]
 
-    def forget_server(self, server: str) -> list[str]:
-        """Drop a server's sources (articles no other scope holds go too) and its settings;
-        returns the passage ids to drop from Chroma."""
+    def forget_server(self, server: str, left_before: float) -> list[str] | None:
+        """Drop a server's sources (articles no other scope holds go too) and its settings, if
+        it still counts as left before that time; returns the passage ids to drop (None when it
+        came back)."""
         with self.transaction() as db:
+            if not db.execute("SELECT 1 FROM server_settings WHERE server=? AND left_at < ?",
+                              (server, left_before)).fetchone():
+                return None
             keys = [r[0] for r in db.execute("SELECT name FROM sources WHERE scope=?",
                                              (server,))]
             ids = [r[0] for r in db.execute(

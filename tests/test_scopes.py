@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import index.engine as engine_module
 from index.engine import Engine
 from index.errors import NewsbotError, UnknownSource
 from index.models import Filters
@@ -76,20 +78,52 @@ def test_admins_change_their_own_servers_sources_only(scoped):
     assert "a1" in _ids(e, "glassworks Saltmere jobs", A)
 
 
-def test_one_location_in_two_servers_is_read_once_and_removed_separately(scoped, tmp_path):
+def test_one_location_in_two_servers_is_embedded_once_and_removed_separately(scoped):
     e, a_feed = scoped
     before = e.embedder.texts_encoded
-    # what B adds is what A's source holds: linked, not read again (the file changed since)
-    _articles(tmp_path / "a.jsonl", ("a2", "Something else", "Other text entirely here.", "X"))
     report = e.add_source(a_feed, "saltmere", server=B)
-    assert (report.source, report.articles, report.new) == ("saltmere", 1, 0)
-    assert e.embedder.texts_encoded == before
+    # new to B, as a first read would say: nothing tells B that A follows the same feed
+    assert (report.source, report.articles, report.new, report.unchanged) == ("saltmere", 1, 1, 0)
+    assert e.embedder.texts_encoded == before  # the article was not embedded again
     assert "a1" in _ids(e, "glassworks Saltmere jobs", B)
+    # a refresh of every scope reads the location once, for both
+    reads = []
+    real = engine_module.read_source
+    engine_module.read_source = lambda *a, **k: reads.append(a[0]) or real(*a, **k)
+    try:
+        assert sorted(r.source for r in e.refresh()) == ["herald", "saltmere", "wire"]
+    finally:
+        engine_module.read_source = real
+    assert reads.count(a_feed) == 1
     # removing it from A leaves B's
     e.remove_source("herald", server=A)
     assert "a1" not in _ids(e, "glassworks Saltmere jobs", A)
     assert "a1" in _ids(e, "glassworks Saltmere jobs", B)
     assert [s.name for s in e.list_sources(server=A)] == ["wire"]
+
+
+def test_a_shared_articles_metadata_is_not_rewritten_by_another_source(scoped, tmp_path):
+    e, _ = scoped
+    # B's feed carries the global article's id and text under another title and publisher
+    e.add_source(_articles(tmp_path / "b.jsonl", (
+        "g1", "HACKED title", "The harbour ferry runs every twenty minutes from Monday, the "
+        "port authority said.", "Evil Publisher")), "mirror", server=B)
+    for server in (A, B, None):
+        [hit] = [h for h in e.search("harbour ferry timetable", k=5,
+                                     filters=Filters(server=server)) if h.article.id == "g1"]
+        assert (hit.article.title, hit.article.publisher) == ("Harbour ferry timetable changes",
+                                                              "Coast Post")
+
+
+def test_errors_of_a_shared_location_carry_each_servers_own_name(scoped, tmp_path):
+    e, a_feed = scoped
+    e.add_source(a_feed, "b-label", server=B)
+    Path(a_feed).write_bytes(b"\x00\x01")
+    [report] = e.refresh(server=A)
+    assert report.error and "b-label" not in report.error
+    [b_view] = [s for s in e.list_sources(server=B) if s.server == B]
+    assert b_view.last_error and "herald" not in b_view.last_error
+    assert b_view.last_error.startswith("b-label: ")
 
 
 def test_a_servers_source_count_is_capped(scoped, tmp_path):

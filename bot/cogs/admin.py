@@ -29,7 +29,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 def report_line(r: IndexReport) -> str:
     if r.error:
         return f"**{r.source}**: failed: {r.error}"
-    line = f"**{r.source}**: {r.counts()} ({r.embedded} passages embedded)"
+    line = f"**{r.source}**: {r.counts()}"  # not what was embedded: that tells what others hold
     if r.problems:
         line += f"\n⚠ {r.problems[0][:300]}"
     return line
