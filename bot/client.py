@@ -73,6 +73,7 @@ class NewsBot(commands.AutoShardedBot):
         # each server's settings (over the environment's defaults), loaded in setup_hook
         self.guild_configs: dict[int, GuildConfig] = {}
         self._limiters: dict[int | None, QuestionLimiter] = {}
+        self._warming: asyncio.Task[None] | None = None
         # thread id -> the questions asked in it, oldest first (context for follow-ups)
         self.thread_questions: dict[int, list[Any]] = {}
         self.tree.error(self.on_app_command_error)
@@ -123,6 +124,9 @@ class NewsBot(commands.AutoShardedBot):
         await self.run_engine(self.engine.server_left, str(guild.id))
 
     async def setup_hook(self) -> None:
+        # the models load in a worker thread while the gateway connects
+        self._warming = asyncio.create_task(self.run_engine(self.engine.warm_up))
+        self._warming.add_done_callback(_report_warm_up)
         stored = await self.run_engine(self.engine.all_server_settings)
         self.guild_configs = {int(g): GuildConfig.of(self.settings, v) for g, v in stored.items()}
         for name in COGS:
@@ -167,6 +171,12 @@ class NewsBot(commands.AutoShardedBot):
                           exc_info=original)
                 msg = "Something went wrong on my side; the error has been logged."
         await send_ephemeral(interaction, msg)
+
+
+def _report_warm_up(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("loading the models failed; the first question will try again",
+                  exc_info=task.exception())
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:

@@ -230,6 +230,13 @@ class Engine:
             raise
         return engine
 
+    def warm_up(self) -> None:
+        """Load the models now (the bot does this while it connects), not at the first
+        question."""
+        self.embedder.encode(["warm up"])
+        if self.ranker is not None:
+            self.ranker.score("warm up?", ["The models are loaded."], [""])
+
     def close(self) -> None:
         self.store.close()
         if self._claim is not None:
