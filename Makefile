@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/fragments.py
 	$(BIN)/python bench/index_bbc.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/startup.py
 
 lint: setup
 	$(BIN)/ruff check index bot tests bench train
