@@ -569,6 +569,11 @@ class Engine:
         already holds with other text is not this source's to change: its article gets an id
         of its own."""
         canons = [canonical_url(a.url) if a.url and is_url(a.url) else None for a in articles]
+        src = self.store.source_by_name(source)
+        visible = None  # a source outside the store (tests, benchmarks) sees every article
+        if src is not None:
+            scopes = [None, src.server] if src.server else [None]
+            visible = sorted({r.key for r in self.store.source_rows(scopes)} | owners)
         ids = [_article_id(a, canon) for a, canon in zip(articles, canons, strict=True)]
         claims = self.store.article_claims(ids)
         batch = _Batch()
@@ -588,8 +593,9 @@ class Engine:
                 batch.duplicates += 1
                 continue
             if not a.id:
-                # the same story from another feed or URL is stored once
-                other = seen_norm.get(nh) or self.store.article_by_norm_hash(nh)
+                # the same story from another feed or URL is stored once, if this source's
+                # scope sees that feed (else linking would show it another server's article)
+                other = seen_norm.get(nh) or self.store.article_by_norm_hash(nh, visible)
                 if other and other != aid:
                     batch.duplicates += 1
                     batch.linked.append(other)

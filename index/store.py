@@ -435,8 +435,17 @@ class Store:
         rows = self._q_in("SELECT id, text_hash FROM articles WHERE id IN ({ids})", ids)
         return {r["id"]: r["text_hash"] for r in rows}
 
-    def article_by_norm_hash(self, h: str) -> str | None:
-        rows = self._q("SELECT id FROM articles WHERE norm_hash=? LIMIT 1", (h,))
+    def article_by_norm_hash(self, h: str, sources: Sequence[str] | None = None) -> str | None:
+        """An article with this normalised text; with `sources`, only one they hold."""
+        if sources is None:
+            rows = self._q("SELECT id FROM articles WHERE norm_hash=? LIMIT 1", (h,))
+        elif not sources:
+            return None
+        else:
+            rows = self._q(
+                "SELECT id FROM articles WHERE norm_hash=? AND id IN (SELECT article_id FROM "
+                f"article_sources WHERE source IN ({','.join('?' * len(sources))})) LIMIT 1",
+                (h, *sources))
         return rows[0]["id"] if rows else None
 
     def link(self, source: str, article_ids: Iterable[str]) -> None:

@@ -210,3 +210,18 @@ def test_an_abstention_counts_and_names_only_what_the_server_sees(scoped):
     assert b.abstention.articles == 1  # the global article, not A's
     a = e.ask("Who won the Saltmere chess final?", filters=Filters(server=A))
     assert a.abstained and a.abstention.articles == 2
+
+
+def test_a_copy_is_not_linked_to_another_servers_article(scoped, tmp_path):
+    e, _ = scoped
+    # B's feed carries the same text as A's article, with no id: B gets an article of its own
+    # (linking would have shown B the title and URL A's source gave it)
+    path = tmp_path / "copy.jsonl"
+    path.write_text(json.dumps({"title": "Copy of the glassworks story", "publisher": "B Wire",
+                                "text": "The old glassworks in Saltmere reopened on Friday "
+                                        "with forty new jobs, the owners said."}) + "\n")
+    report = e.add_source(str(path), "copy", server=B)
+    assert report.new == 1 and report.duplicates == 0
+    [hit] = e.search("glassworks Saltmere jobs", k=1, filters=Filters(server=B))
+    assert (hit.article.title, hit.article.publisher) == ("Copy of the glassworks story",
+                                                          "B Wire")
