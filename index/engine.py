@@ -328,9 +328,10 @@ class Engine:
         for row in rows:
             if row.key in done:
                 continue
-            done.update(r.key for r in self.store.sources_at(row.location))
+            sharing = self.store.sources_at(row.location)
+            done.update(r.key for r in sharing)
             try:
-                pairs = self._refresh_location(row, progress)
+                pairs = self._refresh_location(row, progress, sharing)
             except NewsbotError as exc:
                 reports.append(IndexReport(source=row.name, error=str(exc)))
                 continue
@@ -385,7 +386,7 @@ class Engine:
         row = self.store.source_by_name(key)
         if row is None:
             raise UnknownSource(key)
-        return self._refresh_location(row, progress, only=True)[0][1]
+        return self._refresh_location(row, progress)[0][1]
 
     def _key(self, name: str, server: str | None) -> str:
         """The store key of a source a scope may change: its own, by name."""
@@ -399,15 +400,14 @@ class Engine:
         raise UnknownSource(name)
 
     def _refresh_location(self, row: SourceRow, progress: Progress | None,
-                          only: bool = False) -> list[tuple[SourceRow, IndexReport]]:
-        """Read a source once and index what it holds for every scope that has it (for `row`
-        alone with `only`); `row`'s report comes first."""
-        rows = [row] if only else [row] + [r for r in self.store.sources_at(row.location)
-                                           if r.key != row.key]
-        # a location several scopes hold is read under its own address, so that no scope's
-        # errors or problems carry another scope's name for it
-        reading = row.name if len(rows) == 1 else public_url(row.location) if is_url(
-            row.location) else row.location
+                          sharing: list[SourceRow] | None = None
+                          ) -> list[tuple[SourceRow, IndexReport]]:
+        """Read a source once and index what it holds for `row` and for the other scopes'
+        sources at its location in `sharing`; `row`'s report comes first."""
+        rows = [row] + [r for r in sharing or () if r.key != row.key]
+        # a location several scopes hold is read under its own address (stored without
+        # credentials), so that no scope's errors or problems carry another scope's name for it
+        reading = row.name if len(rows) == 1 else row.location
         started = time.perf_counter()
         try:
             result = read_source(row.location, reading, self.fetcher)
@@ -684,19 +684,17 @@ class Engine:
     def _visible(self, filters: Filters | None) -> Filters | None:
         """The filters with the sources named turned into store keys of the asker's scope and,
         when other servers hold sources, limited to what this scope sees."""
-        if filters is None and not self.store.other_scopes_exist(None):
-            return None
         f = filters or Filters()
-        mine = {r.key: r for r in self.store.source_rows([None, f.server])}
         hidden = self.store.other_scopes_exist(f.server)
-        visible = tuple(mine) or (NO_SOURCE,) if hidden else ()
+        if not hidden and not f.sources:
+            return filters  # everything indexed is this scope's to see
+        mine = {r.key for r in self.store.source_rows([None, f.server])}
+        visible = (tuple(mine) or (NO_SOURCE,)) if hidden else ()
         if f.sources:  # a server's own source first, then a global one of that name
             keys = tuple(next((k for k in (source_key(f.server, n), n) if k in mine), NO_SOURCE)
                          for n in f.sources)
         else:
             keys = visible
-        if not keys:
-            return f
         return replace(f, keys=keys, visible=visible)
 
     def search(self, question: str, k: int = 10, *, filters: Filters | None = None,

@@ -237,10 +237,7 @@ class Store:
 
     def _q_in(self, sql: str, ids: Iterable[str]) -> list[sqlite3.Row]:
         """`sql` with `{ids}` standing for a list of placeholders, run in chunks of 500 ids."""
-        rows: list[sqlite3.Row] = []
-        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
-            rows += self._q(sql.format(ids=",".join("?" * len(chunk))), chunk)
-        return rows
+        return self._q_in_args(sql, ids, ())
 
     # -- state ---------------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -281,15 +278,13 @@ class Store:
 
     def source_rows(self, servers: Sequence[str | None] | None = None) -> list[SourceRow]:
         """Sources, oldest refresh first; `servers` limits them to some scopes (None: global)."""
-        sql, args = self._ROW, []
+        sql = self._ROW
+        args: list[Any] = []
         if servers is not None:
-            sql += f" WHERE scope IN ({','.join('?' * len(servers))})"
-            args = [s or "" for s in servers]
+            cond, args = _in_scopes("scope", servers)
+            sql += f" WHERE {cond}"
         return [SourceRow(*r) for r in self._q(
             sql + " ORDER BY COALESCE(last_refresh, 0), added_at", args)]
-
-    def source_names(self) -> list[str]:
-        return [r["name"] for r in self._q("SELECT name FROM sources ORDER BY added_at")]
 
     def count_sources(self, server: str | None) -> int:
         return int(self._q("SELECT COUNT(*) FROM sources WHERE scope=?", (server or "",))[0][0])
@@ -308,10 +303,11 @@ class Store:
             )
 
     def list_sources(self, servers: Sequence[str | None] | None = None) -> list[SourceInfo]:
-        where, args = "", []
+        where = ""
+        args: list[Any] = []
         if servers is not None:
-            where = f"WHERE s.scope IN ({','.join('?' * len(servers))})"
-            args = [x or "" for x in servers]
+            cond, args = _in_scopes("s.scope", servers)
+            where = f"WHERE {cond}"
         rows = self._q(
             f"""SELECT s.*, COUNT(DISTINCT a.article_id) AS n_articles,
                       (SELECT COUNT(*) FROM passages p JOIN article_sources x
@@ -328,15 +324,6 @@ class Store:
             )
             for r in rows
         ]
-
-    def copy_links(self, from_key: str, to_key: str) -> int:
-        """Give a source the articles another source of the same location holds (no fetch)."""
-        with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO article_sources(source, article_id) "
-                       "SELECT ?, article_id FROM article_sources WHERE source=?",
-                       (to_key, from_key))
-            return int(db.execute("SELECT COUNT(*) FROM article_sources WHERE source=?",
-                                  (to_key,)).fetchone()[0])
 
     # -- servers -------------------------------------------------------------------------------
     def server_settings(self, server: str) -> dict[str, Any]:
@@ -377,22 +364,25 @@ class Store:
                 return None
             keys = [r[0] for r in db.execute("SELECT name FROM sources WHERE scope=?",
                                              (server,))]
-            ids = [r[0] for r in db.execute(
-                f"SELECT article_id FROM article_sources WHERE source IN "
-                f"({','.join('?' * len(keys))})", keys)] if keys else []
-            db.executemany("DELETE FROM article_sources WHERE source=?", [(k,) for k in keys])
-            db.execute("DELETE FROM sources WHERE scope=?", (server,))
             db.execute("DELETE FROM server_settings WHERE server=?", (server,))
-            return self._drop_orphans(db, list(dict.fromkeys(ids)))
+            return self._delete_sources(db, keys)
 
     def delete_source(self, name: str) -> list[str]:
         """Remove a source and the articles no other source holds. Returns passage ids to drop."""
         with self.transaction() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT article_id FROM article_sources WHERE source=?", (name,))]
-            db.execute("DELETE FROM article_sources WHERE source=?", (name,))
-            db.execute("DELETE FROM sources WHERE name=?", (name,))
-            return self._drop_orphans(db, ids)
+            return self._delete_sources(db, [name])
+
+    def _delete_sources(self, db: sqlite3.Connection, keys: list[str]) -> list[str]:
+        """Inside a transaction: the sources, their memberships, and the articles no other
+        source holds. Returns the passage ids to drop from Chroma."""
+        if not keys:
+            return []
+        held, args = _held_by("article_id", keys)
+        ids = [r[0] for r in db.execute(
+            f"SELECT DISTINCT article_id FROM article_sources WHERE {held}", args)]
+        db.executemany("DELETE FROM article_sources WHERE source=?", [(k,) for k in keys])
+        db.executemany("DELETE FROM sources WHERE name=?", [(k,) for k in keys])
+        return self._drop_orphans(db, ids)
 
     def unlink_articles(self, source: str, article_ids: Iterable[str]) -> list[str]:
         with self.transaction() as db:
@@ -442,10 +432,9 @@ class Store:
         elif not sources:
             return None
         else:
-            rows = self._q(
-                "SELECT id FROM articles WHERE norm_hash=? AND id IN (SELECT article_id FROM "
-                f"article_sources WHERE source IN ({','.join('?' * len(sources))})) LIMIT 1",
-                (h, *sources))
+            held, args = _held_by("id", sources)
+            rows = self._q(f"SELECT id FROM articles WHERE norm_hash=? AND {held} LIMIT 1",
+                           (h, *args))
         return rows[0]["id"] if rows else None
 
     def link(self, source: str, article_ids: Iterable[str]) -> None:
@@ -563,10 +552,11 @@ class Store:
         if not words:
             return True
         query = " AND ".join(f'"{w}"' for w in words)
-        where, args = "", list(sources)
+        where = ""
+        args: list[Any] = []
         if sources:
-            where = (" AND p.article_id IN (SELECT article_id FROM article_sources WHERE source "
-                     f"IN ({','.join('?' * len(sources))}))")
+            held, args = _held_by("p.article_id", sources)
+            where = f" AND {held}"
         try:
             return bool(self._q(
                 "SELECT 1 FROM passages_fts JOIN passages p ON p.rid = passages_fts.rowid "
@@ -631,10 +621,10 @@ class Store:
         want = k * OVERFETCH
         near = self._dense_chroma(vector, want, since, until)
         if near:
+            held, args = _held_by("article_id", sources)
             ids = {r[0] for r in self._q_in_args(
-                "SELECT id FROM passages WHERE id IN ({ids}) AND article_id IN (SELECT "
-                f"article_id FROM article_sources WHERE source IN ({','.join('?' * len(sources))}))",
-                [i for i, _ in near], list(sources))}
+                f"SELECT id FROM passages WHERE id IN ({{ids}}) AND {held}",
+                [i for i, _ in near], args)}
             kept = [(i, s) for i, s in near if i in ids]
             if len(kept) >= k or len(near) < want:
                 return kept[:k]
@@ -699,10 +689,22 @@ def _scope_sql(article: str, since: float | None, until: float | None,
         conds.append(f"{article}.published < ?")
         args.append(until)
     if sources:
-        conds.append(f"{article}.id IN (SELECT article_id FROM article_sources WHERE source IN "
-                     f"({','.join('?' * len(sources))}))")
-        args += list(sources)
+        held, more = _held_by(f"{article}.id", sources)
+        conds.append(held)
+        args += more
     return conds, args
+
+
+def _held_by(column: str, sources: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL (and its arguments) saying that the article id in `column` is held by one of these
+    sources."""
+    return (f"{column} IN (SELECT article_id FROM article_sources WHERE source IN "
+            f"({','.join('?' * len(sources))}))", list(sources))
+
+
+def _in_scopes(column: str, servers: Sequence[str | None]) -> tuple[str, list[Any]]:
+    """SQL saying that a source's scope (`column`) is one of these: None is global ('')."""
+    return f"{column} IN ({','.join('?' * len(servers))})", [s or "" for s in servers]
 
 
 def _vec_meta(article_id: str, published: float | None) -> dict[str, Any]:

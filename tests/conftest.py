@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import http.server
 import os
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.client import NewsBot
+from bot.gateway import point_at, restore
+from bot.settings import BotSettings
 from index.embed import SentenceTransformerEmbedder
 from index.engine import Engine, load_ranker
 from index.models import Answer
@@ -96,3 +102,22 @@ def web(tmp_path):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@contextlib.asynccontextmanager
+async def bot_online(standin, engine: Engine, settings: BotSettings,
+                     token: str = "test-token") -> AsyncIterator[NewsBot]:
+    """The real bot connected to a started Discord stand-in, ready and its commands synced;
+    closed (and discord.py's URLs restored) afterwards."""
+    old = point_at(settings.discord_api_base, settings.discord_gateway_url)
+    bot = NewsBot(engine, settings, guild_ready_timeout=0.1)
+    task = asyncio.create_task(bot.start(token))
+    try:
+        await standin.wait_ready(timeout=30)
+        await standin.wait_for_request(lambda r: r.method == "PUT" and "commands" in r.path)
+        yield bot
+    finally:
+        await bot.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        restore(old)

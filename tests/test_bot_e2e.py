@@ -12,11 +12,9 @@ import time
 
 import pytest
 
-from bot.client import NewsBot
-from bot.gateway import point_at, restore
 from bot.settings import BotSettings
 from index.embed import SentenceTransformerEmbedder
-from tests.conftest import DEMO, make_engine
+from tests.conftest import DEMO, bot_online, make_engine
 from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
@@ -66,18 +64,10 @@ async def env(tmp_path, model, request):
         dev_guild_id=standin.guild_id,
         discord_api_base=standin.api_base, discord_gateway_url=standin.gateway_url, **values,
     )
-    old = point_at(settings.discord_api_base, settings.discord_gateway_url)
-    bot = NewsBot(engine, settings, guild_ready_timeout=0.1)
-    task = asyncio.create_task(bot.start("test-token-e2e"))
-    await standin.wait_ready(timeout=30)
-    await standin.wait_for_request(lambda r: r.method == "PUT" and "commands" in r.path)
     try:
-        yield standin, bot, embedder
+        async with bot_online(standin, engine, settings, "test-token-e2e") as bot:
+            yield standin, bot, embedder
     finally:
-        await bot.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        restore(old)
         await standin.stop()
         engine.close()
 

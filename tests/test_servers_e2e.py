@@ -7,10 +7,8 @@ import asyncio
 
 import pytest
 
-from bot.client import NewsBot
-from bot.gateway import point_at, restore
 from bot.settings import BotSettings
-from tests.conftest import DEMO, make_engine
+from tests.conftest import DEMO, bot_online, make_engine
 from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
@@ -39,20 +37,13 @@ async def two(tmp_path, model, web):
     settings = BotSettings(discord_api_base=standin.api_base,
                            discord_gateway_url=standin.gateway_url, refresh_minutes=0,
                            admin_role_ids="", discord_token=None)
-    old = point_at(settings.discord_api_base, settings.discord_gateway_url)
-    bot = NewsBot(engine, settings, guild_ready_timeout=0.1)
-    task = asyncio.create_task(bot.start("test-token-servers"))
-    await standin.wait_ready(timeout=30)
-    await standin.wait_for_request(lambda r: r.method == "PUT" and "commands" in r.path)
     a, b = list(standin.guild_channels)
     try:
-        yield standin, bot, a, b, f"{web}/ledger.xml"
+        async with bot_online(standin, engine, settings, "test-token-servers") as bot:
+            yield standin, bot, a, b, f"{web}/ledger.xml"
     finally:
-        await bot.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        restore(old)
         await standin.stop()
+        engine.close()
 
 
 async def _reply(standin, name, options=None, *, user="regular", guild, predicate=None):
