@@ -18,11 +18,14 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/python -m bot.run
 
-# Two workers (one per core here); each test file runs in one worker, so module fixtures are
-# built once. `make test PYTEST_ARGS=` runs them in one process.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Three workers on two cores: much of the suite waits (on sockets, child processes and the
+# slow test embedder), and a third worker fills those waits (two take 66-77 s, three 71 s).
+# Each test file runs in one worker, so module fixtures are built once. One torch thread per
+# worker: workers each spinning two threads on two cores cost about 10 s.
+# `make test PYTEST_ARGS=` runs them in one process.
+PYTEST_ARGS ?= -n 3 --dist loadfile
 test: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/realtimeqa.py

@@ -1,4 +1,4 @@
-"""Run by tests (test_disk, test_scopes): the `newsbot` CLI with the hashed test embedder in place of the
+"""Run by tests (test_disk): the `newsbot` CLI with the hashed test embedder in place of the
 model (the disk is what is under test, and the model would only make the run slower)."""
 
 import sys

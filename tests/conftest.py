@@ -5,6 +5,7 @@ import contextlib
 import functools
 import http.server
 import os
+import shutil
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,6 +81,24 @@ def model():
 
 
 @pytest.fixture(scope="session")
+def demo_index(tmp_path_factory, model) -> Path:
+    """The demo corpus indexed once with the real model (a closed data directory): tests that
+    need their own index copy it with `copy_demo` instead of re-embedding it."""
+    data = tmp_path_factory.mktemp("demo-template") / "data"
+    engine = make_engine(data, model)
+    engine.add_source(str(DEMO / "articles.jsonl"), "demo")
+    engine.close()
+    return data
+
+
+def copy_demo(template: Path, data_dir: Path) -> Path:
+    """A private copy of the demo index at data_dir (the same rows and vectors as a fresh
+    `index add` of the demo corpus with the real model)."""
+    shutil.copytree(template, data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
 def demo_engine(tmp_path_factory, model):
     """The demo corpus (plus the real Sputnik article when ../shared is there) indexed with the
     real model."""
@@ -121,3 +140,4 @@ async def bot_online(standin, engine: Engine, settings: BotSettings,
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         restore(old)
+

@@ -14,7 +14,7 @@ import pytest
 
 from bot.settings import BotSettings
 from index.embed import SentenceTransformerEmbedder
-from tests.conftest import DEMO, bot_online, make_engine
+from tests.conftest import DEMO, bot_online, copy_demo, make_engine
 from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
@@ -51,13 +51,12 @@ class SlowEmbedder:
 
 
 @pytest.fixture
-async def env(tmp_path, model, request):
+async def env(tmp_path, model, demo_index, request):
     overrides = dict(getattr(request, "param", {}))
     standin = DiscordStandIn(token_ttl=overrides.pop("standin_token_ttl", 15 * 60))
     await standin.start()
     embedder = SlowEmbedder(model)
-    engine = make_engine(tmp_path / "data", embedder, allow_private=True)
-    await asyncio.to_thread(engine.add_source, str(DEMO / "articles.jsonl"), "demo")
+    engine = make_engine(copy_demo(demo_index, tmp_path / "data"), embedder, allow_private=True)
     values = {"refresh_minutes": 0, "ask_cooldown_uses": 3, "ask_cooldown_seconds": 60,
               "admin_role_ids": "", "discord_token": None, **overrides}
     settings = BotSettings(

@@ -28,14 +28,27 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def indexed(data_dir):
-    """`newsbot index add` run as a real process: progress bar on stderr, report on stdout."""
-    env = {**os.environ, "NEWSBOT_DATA_DIR": str(data_dir)}
-    proc = subprocess.run([NEWSBOT, "index", "add", str(DEMO / "articles.jsonl"), "--name",
-                           "demo"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "demo: 8 articles, 8 new" in proc.stdout
-    assert "passages" in proc.stderr  # the progress bar
+    """`newsbot index add` with the real model (in this process; the installed command runs as
+    its own process in test_the_installed_command_reads_the_index): progress bar on stderr,
+    report on stdout."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSBOT_DATA_DIR", str(data_dir))
+        r = CliRunner().invoke(app, ["index", "add", str(DEMO / "articles.jsonl"), "--name",
+                                     "demo"], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    assert "demo: 8 articles, 8 new" in r.stdout
+    assert "passages" in r.stderr  # the progress bar
     return data_dir
+
+
+def test_the_installed_command_reads_the_index(indexed):
+    env = {**os.environ, "NEWSBOT_DATA_DIR": str(indexed)}
+    env.pop("CHROMA_HOST", None)
+    proc = subprocess.run([NEWSBOT, "index", "list", "--json"], env=env, capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    [s] = _lines(proc.stdout)
+    assert (s["name"], s["articles"], s["passages"]) == ("demo", 8, 16)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import DEMO, ROOT, make_engine
+from tests.conftest import ROOT, copy_demo
 from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def test_python_m_bot_without_a_token_says_so(tmp_path):
     assert "DISCORD_TOKEN is not set" in proc.stderr
 
 
-async def test_python_m_bot_against_the_stand_in(tmp_path, model):
+async def test_python_m_bot_against_the_stand_in(tmp_path, demo_index):
 
     standin = DiscordStandIn()
     await standin.start()
@@ -55,10 +55,8 @@ async def test_python_m_bot_against_the_stand_in(tmp_path, model):
     env = _env(tmp_path, DISCORD_TOKEN=token, DISCORD_API_BASE=standin.api_base,
                DISCORD_GATEWAY_URL=standin.gateway_url, DEV_GUILD_ID=str(standin.guild_id),
                REFRESH_MINUTES="0")
-    # indexed here with the session's model (the CLI's own process is tested in test_cli)
-    indexer = make_engine(tmp_path / "data", model)
-    await asyncio.to_thread(indexer.add_source, str(DEMO / "articles.jsonl"), "demo")
-    indexer.close()
+    # the demo index built with the session's model (the CLI's own process is tested in test_cli)
+    copy_demo(demo_index, tmp_path / "data")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 import index.engine as engine_module
+from index.cli import app
 from index.engine import Engine
 from index.errors import NewsbotError, UnknownSource
 from index.models import Filters
 from index.settings import IndexSettings
-from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 
 A, B = "111111111111111111", "222222222222222222"
@@ -167,7 +166,7 @@ def test_server_settings_are_stored_per_server(fake_engine):
     assert e.all_server_settings() == {A: {"digest_channel_id": 5}}
 
 
-def test_the_command_line_sees_as_a_server_does(tmp_path):
+def test_the_command_line_sees_as_a_server_does(tmp_path, monkeypatch):
     data = tmp_path / "data"
     engine = Engine.from_settings(IndexSettings(data_dir=data), embedder=FakeEmbedder(),
                                   ranker=None)
@@ -181,12 +180,15 @@ def test_the_command_line_sees_as_a_server_does(tmp_path):
             server=A)
     finally:
         engine.close()
-    env = {**os.environ, "NEWSBOT_DATA_DIR": str(data)}
-    env.pop("CHROMA_HOST", None)
+    # the CLI in this process, with the hashed embedder in place of the model
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(data))
+    monkeypatch.delenv("CHROMA_HOST", raising=False)
+    monkeypatch.setattr(engine_module, "SentenceTransformerEmbedder",
+                        lambda model="": FakeEmbedder())
+    runner = CliRunner()
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tests._cli_child", *args], env=env,
-                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    def cli(*args: str) -> Result:
+        return runner.invoke(app, list(args))
 
     every = [json.loads(x) for x in cli("index", "list", "--json").stdout.splitlines()]
     assert [(s["name"], s["server"]) for s in every] == [("wire", None), ("herald", A)]
@@ -198,8 +200,8 @@ def test_the_command_line_sees_as_a_server_does(tmp_path):
     as_a = json.loads(cli("ask", q, "--server", A, "--json").stdout)
     assert not as_a["abstained"] and as_a["citations"][0]["article_id"] == "a1"
     refused = cli("index", "remove", "herald", "--server", B)
-    assert refused.returncode == 1 and "no source named 'herald'" in refused.stderr
-    assert cli("index", "list", "--server", "nope").returncode == 1
+    assert refused.exit_code == 1 and "no source named 'herald'" in refused.stderr
+    assert cli("index", "list", "--server", "nope").exit_code == 1
 
 
 def test_an_abstention_counts_and_names_only_what_the_server_sees(scoped):

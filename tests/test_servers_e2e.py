@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bot.settings import BotSettings
-from tests.conftest import DEMO, bot_online, make_engine
+from tests.conftest import bot_online, copy_demo, make_engine
 from tests.discord_standin import DiscordStandIn
 
 pytestmark = pytest.mark.slow
@@ -28,11 +28,11 @@ QUESTION = "What did the Lanternfield public library open on Sunday?"
 
 
 @pytest.fixture
-async def two(tmp_path, model, web):
+async def two(tmp_path, model, demo_index, web):
     standin = DiscordStandIn(guilds=2)
     await standin.start()
-    engine = make_engine(tmp_path / "data", model, allow_private=True)
-    await asyncio.to_thread(engine.add_source, str(DEMO / "articles.jsonl"), "demo")  # global
+    engine = make_engine(copy_demo(demo_index, tmp_path / "data"), model,  # demo: global
+                         allow_private=True)
     (tmp_path / "ledger.xml").write_text(LEDGER)
     settings = BotSettings(discord_api_base=standin.api_base,
                            discord_gateway_url=standin.gateway_url, refresh_minutes=0,
