@@ -26,6 +26,7 @@ import courlan
 import filelock
 import numpy as np
 
+from index import stories
 from index.answer import answer
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.errors import (
@@ -560,6 +561,8 @@ class Engine:
                 # empty, half written) keeps its articles until it reads cleanly or is deleted
                 report.removed = self._drop_gone(source, batch)
             report.embedded = self._write_changed(source, changed, progress)
+            # new and changed articles, and any an older index kept without one, get a story
+            stories.assign(self.store, self.store.articles_without_story())
             report.articles = len(self.store.source_article_ids(source))
             return report
 

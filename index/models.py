@@ -47,6 +47,12 @@ class StoredArticle:
     author: str | None
     category: str | None
     text_hash: str
+    story: str | None = None  # the story it belongs to (an article id); None: not yet given
+    copy_of: str | None = None  # the article it is a near-copy of, if any
+
+    @property
+    def story_id(self) -> str:
+        return self.story or self.id
 
 
 @dataclass

@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 COLLECTION = "newsbot_passages"
 OVERFETCH = 4  # Chroma's nearest fetched per result wanted when some sources are filtered out
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # How a data directory written by an older newsbot is brought up to date, step by step: the
 # statements that take version N-1 to N. A copy of the file is kept before the first step.
 MIGRATIONS: dict[int, list[str]] = {
@@ -54,6 +54,14 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE UNIQUE INDEX IF NOT EXISTS sources_scope_location ON sources(scope, location)",
         """CREATE TABLE IF NOT EXISTS server_settings(
             server TEXT PRIMARY KEY, settings TEXT NOT NULL DEFAULT '{}', left_at REAL)"""],
+    # 4: stories: an article's story, the article it copies, its MinHash signature and bands
+    4: ["ALTER TABLE articles ADD COLUMN story TEXT",
+        "ALTER TABLE articles ADD COLUMN copy_of TEXT",
+        "ALTER TABLE articles ADD COLUMN sketch BLOB",
+        "CREATE INDEX IF NOT EXISTS articles_story ON articles(story)",
+        """CREATE TABLE IF NOT EXISTS article_bands(
+            band TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY(band, article_id))""",
+        "CREATE INDEX IF NOT EXISTS article_bands_article ON article_bands(article_id)"],
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
@@ -67,8 +75,12 @@ CREATE TABLE IF NOT EXISTS articles(
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, canonical_url TEXT,
     publisher TEXT, published REAL, author TEXT, category TEXT,
     text_hash TEXT NOT NULL, norm_hash TEXT NOT NULL, indexed_at REAL NOT NULL,
-    published_raw REAL);
+    published_raw REAL, story TEXT, copy_of TEXT, sketch BLOB);
 CREATE INDEX IF NOT EXISTS articles_norm ON articles(norm_hash);
+CREATE INDEX IF NOT EXISTS articles_story ON articles(story);
+CREATE TABLE IF NOT EXISTS article_bands(
+    band TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY(band, article_id));
+CREATE INDEX IF NOT EXISTS article_bands_article ON article_bands(article_id);
 CREATE INDEX IF NOT EXISTS articles_url ON articles(canonical_url);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS article_sources(
@@ -401,6 +413,7 @@ class Store:
             dropped += [r[0] for r in db.execute(
                 "SELECT id FROM passages WHERE article_id=?", (aid,))]
             db.execute("DELETE FROM passages WHERE article_id=?", (aid,))
+            db.execute("DELETE FROM article_bands WHERE article_id=?", (aid,))
             db.execute("DELETE FROM articles WHERE id=?", (aid,))
         return dropped
 
@@ -475,6 +488,52 @@ class Store:
                 [(p.id, p.article_id, p.position, p.start, p.end, titles[p.article_id], p.text,
                   np.asarray(vectors[p.id], dtype=np.float32).tobytes()) for p in passages],
             )
+
+    # -- stories ---------------------------------------------------------------------------
+    def articles_without_story(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT id FROM articles WHERE story IS NULL "
+                                      "ORDER BY published IS NULL, published, indexed_at")]
+
+    def copy_candidates(self, band_keys: Sequence[str], exclude: str
+                        ) -> list[tuple[str, np.ndarray, str, str | None]]:
+        """(id, signature, story, copy_of) of the articles sharing one of these LSH bands."""
+        rows = self._q_in_args(
+            "SELECT id, sketch, COALESCE(story, id), copy_of FROM articles WHERE id IN "
+            "(SELECT article_id FROM article_bands WHERE band IN ({ids})) AND id != ? "
+            "AND sketch IS NOT NULL", band_keys, [exclude])
+        return [(r[0], np.frombuffer(r[1], dtype=np.uint64), r[2], r[3]) for r in rows]
+
+    def set_story(self, article_id: str, story: str, copy_of: str | None,
+                  signature: np.ndarray, band_keys: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE articles SET story=?, copy_of=?, sketch=? WHERE id=?",
+                       (story, copy_of, signature.tobytes(), article_id))
+            db.execute("DELETE FROM article_bands WHERE article_id=?", (article_id,))
+            db.executemany("INSERT OR IGNORE INTO article_bands(band, article_id) VALUES (?, ?)",
+                           [(b, article_id) for b in band_keys])
+
+    def article_vectors(self, article_ids: Sequence[str]) -> dict[str, list[np.ndarray]]:
+        """Each article's passage vectors, from SQLite."""
+        out: dict[str, list[np.ndarray]] = {}
+        for r in self._q_in("SELECT article_id, vector FROM passages WHERE article_id IN ({ids})",
+                            article_ids):
+            out.setdefault(r[0], []).append(np.frombuffer(r[1], dtype=np.float32))
+        return out
+
+    def story_members(self, stories: Sequence[str], sources: Sequence[str] = ()
+                      ) -> dict[str, list[StoredArticle]]:
+        """The articles of these stories (held by these sources, when given), oldest first."""
+        if not stories:
+            return {}
+        conds, args = _scope_sql("articles", None, None, sources)
+        extra = " AND " + " AND ".join(conds) if conds else ""
+        out: dict[str, list[StoredArticle]] = {}
+        for r in self._q_in_args(
+                "SELECT * FROM articles WHERE COALESCE(story, id) IN ({ids})" + extra
+                + " ORDER BY published IS NULL, published, indexed_at", stories, args):
+            a = _article(r)
+            out.setdefault(a.story_id, []).append(a)
+        return out
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         rows = self._q_in("SELECT * FROM articles WHERE id IN ({ids})", ids)
@@ -720,7 +779,7 @@ def _article(r: sqlite3.Row) -> StoredArticle:
     return StoredArticle(
         id=r["id"], title=r["title"], text=r["text"], url=r["url"], publisher=r["publisher"],
         published=from_ts(r["published"]), author=r["author"], category=r["category"],
-        text_hash=r["text_hash"],
+        text_hash=r["text_hash"], story=r["story"], copy_of=r["copy_of"],
     )
 
 
