@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 from discord.utils import escape_markdown as _escape_markdown
 
-from index.models import Answer, Citation, Hit, SourceInfo, Summary
+from index.models import Answer, Citation, Disagreement, Hit, SourceInfo, Summary, Timeline
 from index.text import displayable, format_date
-from index.wording import abstention_sentence
+from index.wording import abstention_sentence, disagreement_sentence, marks
 
 DESCRIPTION_LIMIT = 4096
 EMBEDS_PER_MESSAGE = 10
@@ -31,9 +33,15 @@ def citation_line(c: Citation) -> str:
     return f"[{c.n}] {link} — {escape_markdown(c.source or 'unknown publisher')}, {format_date(c.published)}"
 
 
-def quote_block(text: str, n: int) -> str:
+def quote_block(text: str, n: int, also: Sequence[int] = ()) -> str:
     body = escape_markdown(" ".join(text.split()))
-    return f"> {body} **[{n}]**"
+    return f"> {body} **{marks(n, also)}**"
+
+
+def disagreement_blocks(d: Disagreement) -> list[str]:
+    """"Sources differ: ..." and the other side's sentence, quoted."""
+    return ["", "⚖ " + escape_markdown(disagreement_sentence(d)),
+            *[quote_block(c.text, c.citation) for c in d.claims[1:]]]
 
 
 def pack(blocks: list[str], limit: int, sep: str = "\n") -> list[str]:
@@ -63,7 +71,9 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
         return [discord.Embed(description=escape_markdown(text)[:DESCRIPTION_LIMIT],
                               colour=discord.Colour.light_grey())]
     blocks = [escape_markdown(answer.phrasing), ""] if answer.phrasing else []
-    blocks += [quote_block(q.text, q.citation) for q in answer.quotes]
+    blocks += [quote_block(q.text, q.citation, q.also) for q in answer.quotes]
+    for d in answer.disagreements:
+        blocks += disagreement_blocks(d)
     blocks.append("")
     blocks += [citation_line(c) for c in answer.citations]
     pages = pack(blocks, DESCRIPTION_LIMIT)
@@ -109,10 +119,33 @@ def latest_embeds(items: list[Summary], topic: str | None) -> list[discord.Embed
                               colour=discord.Colour.light_grey())]
     blocks = []
     for s in items:
-        blocks.append(citation_line(s.citation) + "\n" + "> " + escape_markdown(" ".join(s.sentences)))
+        block = citation_line(s.citation) + "\n" + "> " + escape_markdown(" ".join(s.sentences))
+        if s.also:
+            block += "\nAlso reported by: " + ", ".join(_outlet_link(c) for c in s.also)
+        blocks.append(block)
     pages = pack(blocks, DESCRIPTION_LIMIT, sep="\n\n")
     embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
     embeds[0].title = shorten(f"Latest{' on ' + topic if topic else ''}", TITLE_LIMIT)
+    return embeds
+
+
+def _outlet_link(c: Citation) -> str:
+    name = escape_markdown(c.source or "unknown publisher").replace("]", "\\]")
+    url = (c.url or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return f"[{name}]({url})" if url else name
+
+
+def timeline_embeds(t: Timeline) -> list[discord.Embed]:
+    if not t.entries:
+        return [discord.Embed(description=f"No indexed article on {escape_markdown(t.topic)}.",
+                              colour=discord.Colour.light_grey())]
+    blocks = [f"**{format_date(e.published)}**\n"
+              + quote_block(e.quote.text, e.quote.citation, e.quote.also) for e in t.entries]
+    blocks.append("")
+    blocks += [citation_line(c) for c in t.citations]
+    pages = pack(blocks, DESCRIPTION_LIMIT)
+    embeds = [discord.Embed(description=p, colour=COLOUR) for p in pages]
+    embeds[0].title = shorten(f"Timeline: {t.topic}", TITLE_LIMIT)
     return embeds
 
 

@@ -16,12 +16,24 @@ from datetime import datetime
 import numpy as np
 
 from index.embed import Embedder
-from index.models import Abstention, AbstentionReason, Answer, Citation, Filters, Hit, Quote
+from index.models import (
+    Abstention,
+    AbstentionReason,
+    Answer,
+    Citation,
+    Claim,
+    Disagreement,
+    Filters,
+    Hit,
+    Quote,
+    StoredArticle,
+)
 from index.passages import sentence_spans
 from index.ranker import SentenceRanker, sentence_contexts
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import search
 from index.store import Store
+from index.stories import differing_figures
 from index.text import format_date, is_year, key_names, mentions, normalise, verify_quote
 from index.timewin import TimeWindow, time_window
 
@@ -97,7 +109,49 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
     best = max(c.ranker for c in cands)
     if best < bar:
         return _abstain(store, filters, question, "no_answer", period=period, best_score=best)
-    return _compose(store, filters, question, _choose(cands, config, bar))
+    result = _compose(store, filters, question, _choose(cands, config, bar))
+    if not result.abstained:
+        corroborate(store, filters, result)
+    return result
+
+
+def corroborate(store: Store, filters: Filters, result: Answer) -> None:
+    """Within each quote's story (as the asker sees it): other outlets whose article says the
+    same sentence verbatim are cited beside it ("[1][2]"), and an outlet that says it with
+    another figure is shown as a disagreement, both sides quoted and cited."""
+    arts = store.get_articles(q.article_id for q in result.quotes)
+    stories = {a.story_id for a in arts.values()}
+    members = store.story_members(sorted(stories), filters.visible)
+    by_article = {c.article_id: c.n for c in result.citations}
+
+    def cite(a: StoredArticle) -> int:
+        if a.id not in by_article:
+            by_article[a.id] = len(result.citations) + 1
+            result.citations.append(Citation.of(by_article[a.id], a))
+        return by_article[a.id]
+
+    for q in result.quotes:
+        own = arts.get(q.article_id)
+        if own is None:
+            continue
+        outlets = {own.publisher}
+        for m in members.get(own.story_id, []):
+            if m.id == own.id or m.publisher in outlets:
+                continue
+            if verify_quote(q.text, m.text):
+                outlets.add(m.publisher)
+                q.also.append(cite(m))
+                continue
+            if any(d.claims[0].text == q.text for d in result.disagreements):
+                continue
+            for s, e in sentence_spans(m.text):
+                figures = differing_figures(q.text, m.text[s:e])
+                if figures is not None:
+                    outlets.add(m.publisher)
+                    result.disagreements.append(Disagreement(about=figures.about, claims=[
+                        Claim(figures.ours, q.text, q.citation, own.publisher),
+                        Claim(figures.theirs, m.text[s:e], cite(m), m.publisher)]))
+                    break
 
 
 def widen(store: Store, hits: list[Hit], articles: int) -> list[Hit]:
@@ -171,6 +225,8 @@ def _choose(cands: list[Candidate], config: ScoringConfig, bar: float) -> list[C
             break
         if c.ranker < need:
             continue
+        if any(_copies(c.hit.article, x.hit.article) for x in chosen):
+            continue  # a copy of a report already quoted confirms nothing
         same_article = any(c.hit.article.id == x.hit.article.id for x in chosen)
         if same_article and c.ranker < first.ranker:
             continue
@@ -181,6 +237,14 @@ def _choose(cands: list[Candidate], config: ScoringConfig, bar: float) -> list[C
         texts.add(t)
         outlets.add(c.hit.article.publisher)
     return chosen
+
+
+def _copies(a: StoredArticle, b: StoredArticle) -> bool:
+    """Whether two different articles are copies of one report."""
+    if a.id == b.id:
+        return False
+    return a.copy_of == b.id or b.copy_of == a.id or (a.copy_of is not None
+                                                     and a.copy_of == b.copy_of)
 
 
 _OPEN, _CLOSE = "“\"'‘", "”\"'’"

@@ -17,7 +17,8 @@ from index.engine import Engine, IndexReport
 from index.errors import NewsbotError, SourceError, UnknownSource
 from index.models import Answer, Filters
 from index.settings import IndexSettings
-from index.wording import answer_text, citation_line
+from index.text import format_date
+from index.wording import answer_text, citation_line, quote_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="newsbot: cited answers from the news you index.")
@@ -110,10 +111,12 @@ def answer_json(a: Answer) -> dict[str, Any]:
         "question": a.question,
         "abstained": a.abstained,
         "answer": answer_text(a, EMPTY_HINT),
-        "quotes": [{"text": q.text, "citation": q.citation, "score": q.score} for q in a.quotes],
+        "quotes": [{"text": q.text, "citation": q.citation, "score": q.score, "also": q.also}
+                   for q in a.quotes],
         "citations": [c.to_json() for c in a.citations],
         "abstention": a.abstention.to_json() if a.abstention else None,
         "phrasing": a.phrasing,
+        "disagreements": [d.to_json() for d in a.disagreements],
     }
 
 
@@ -317,7 +320,36 @@ def latest(
         out.print("No indexed article" + (f" on {topic}." if topic else "."))
     for s in items:
         out.print(citation_line(s.citation), markup=False)
-        out.print("    " + " ".join(s.sentences) + "\n", markup=False)
+        out.print("    " + " ".join(s.sentences), markup=False)
+        if s.also:
+            out.print("    also reported by: " + "; ".join(
+                f"{c.source or 'unknown publisher'} <{c.url}>" if c.url else
+                c.source or "unknown publisher" for c in s.also), markup=False)
+        out.print("")
+
+
+@app.command()
+def timeline(
+    topic: Annotated[str, typer.Argument(help="What the timeline is about.")],
+    as_json: JsonOpt = False,
+    n: Annotated[int, typer.Option("-n", min=1, max=50, help="How many reports.")] = 10,
+    since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """A topic's reports in date order, each by its key sentence, quoted and cited."""
+    t = _engine().timeline(topic, n=n, filters=_filters(since, until, source, None, server))
+    if as_json:
+        _emit(t.to_json())
+        return
+    if not t.entries:
+        out.print(f"No indexed article on {topic}.", markup=False)
+        return
+    for e in t.entries:
+        line = quote_line(e.quote.text, e.quote.citation, e.quote.also)
+        out.print(f"{format_date(e.published)}  {line}", markup=False)
+    out.print("")
+    for c in t.citations:
+        out.print(citation_line(c), markup=False)
 
 
 SHELL_HELP = """Type a question to ask it, or one of:

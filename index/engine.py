@@ -48,6 +48,7 @@ from index.models import (
     SourceInfo,
     SourceRow,
     Summary,
+    Timeline,
 )
 from index.passages import split_passages
 from index.ranker import SentenceRanker
@@ -56,7 +57,7 @@ from index.search import Mode, search
 from index.settings import IndexSettings, LLMSettings
 from index.sources import Fetcher, ReadResult, is_url, public_url, read_source, source_kind
 from index.store import Store, make_chroma_client, norm_hash, ts
-from index.summary import latest
+from index.summary import latest, timeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -727,6 +728,12 @@ class Engine:
         filters = self._visible(filters)
         return self._read(lambda: latest(self.store, self.embedder, topic, n=n,
                                          config=self.config, filters=filters))
+
+    def timeline(self, topic: str, n: int = 10, *,
+                 filters: Filters | None = None) -> Timeline:
+        filters = self._visible(filters)
+        return self._read(lambda: timeline(self.store, self.embedder, topic, n=n,
+                                           config=self.config, filters=filters))
 
     def _read(self, run: Callable[[], T]) -> T:
         """Run a question; if it failed because the embedded Chroma's files broke under this

@@ -110,6 +110,28 @@ class Quote:
     start: int
     end: int
     score: float = 0.0  # the answer ranker's score for this sentence, in [0, 1]
+    also: list[int] = field(default_factory=list)  # other outlets' articles saying it verbatim
+
+
+@dataclass
+class Claim:
+    """One outlet's side of a disagreement: the figure and the sentence giving it."""
+
+    value: str
+    text: str  # verbatim from the cited article
+    citation: int
+    source: str | None
+
+
+@dataclass
+class Disagreement:
+    """Reports of one story that give different figures for the same thing."""
+
+    about: str  # the words after the figure ("Syrian army troops")
+    claims: list[Claim]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 AbstentionReason = Literal[
@@ -149,6 +171,7 @@ class Answer:
     abstention: Abstention | None = None
     # one to three sentences from the optional LLM, each citing a quote; None when not used
     phrasing: str | None = None
+    disagreements: list[Disagreement] = field(default_factory=list)
 
     @property
     def abstained(self) -> bool:
@@ -195,11 +218,40 @@ class Filters:
 
 @dataclass
 class Summary:
+    """One story: its first report summarised, the other outlets that carry it, its span."""
+
     citation: Citation
     sentences: list[str]
+    also: list[Citation] = field(default_factory=list)  # one article per other outlet
+    first: datetime | None = None  # the story's first and last publication
+    last: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.citation.to_json(), "summary": " ".join(self.sentences)}
+        return {**self.citation.to_json(), "summary": " ".join(self.sentences),
+                "also": [c.to_json() for c in self.also], "first": iso(self.first),
+                "last": iso(self.last)}
+
+
+@dataclass
+class TimelineEntry:
+    quote: Quote  # the key sentence of one report, verified against its article
+    published: datetime | None
+
+
+@dataclass
+class Timeline:
+    """A topic's reports in date order, one key sentence each, with their citations."""
+
+    topic: str
+    entries: list[TimelineEntry] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic,
+                "entries": [{"published": iso(e.published), "text": e.quote.text,
+                             "citation": e.quote.citation, "also": e.quote.also}
+                            for e in self.entries],
+                "citations": [c.to_json() for c in self.citations]}
 
 
 @dataclass

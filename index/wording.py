@@ -6,7 +6,9 @@ differs between front ends (how to add a source) is passed in.
 
 from __future__ import annotations
 
-from index.models import Abstention, Answer, Citation
+from collections.abc import Sequence
+
+from index.models import Abstention, Answer, Citation, Disagreement
 from index.text import displayable, format_date
 
 _PREPOSITIONS = {"since", "before", "after", "as", "in"}
@@ -53,8 +55,21 @@ def citation_line(c: Citation) -> str:
     return displayable(f"{line} <{c.url}>" if c.url else line)
 
 
-def quote_line(text: str, n: int) -> str:
-    return f"“{displayable(text)}” [{n}]"
+def marks(n: int, also: Sequence[int] = ()) -> str:
+    """"[1]", or "[1][3]" when other outlets say the same."""
+    return "".join(f"[{k}]" for k in (n, *also))
+
+
+def quote_line(text: str, n: int, also: Sequence[int] = ()) -> str:
+    return f"“{displayable(text)}” {marks(n, also)}"
+
+
+def disagreement_sentence(d: Disagreement) -> str:
+    """"Sources differ: Newsbot Demo Wire reports 76 [1], Northline Courier reports 70 [2]
+    (Syrian army troops)." """
+    sides = ", ".join(f"{c.source or 'one report'} reports {c.value} [{c.citation}]"
+                      for c in d.claims)
+    return displayable(f"Sources differ: {sides}" + (f" ({d.about})." if d.about else "."))
 
 
 def answer_text(answer: Answer, empty_hint: str) -> str:
@@ -62,7 +77,10 @@ def answer_text(answer: Answer, empty_hint: str) -> str:
     if answer.abstention is not None:
         return abstention_sentence(answer.abstention, empty_hint)
     lines = [answer.phrasing, ""] if answer.phrasing else []
-    lines += [quote_line(q.text, q.citation) for q in answer.quotes]
+    lines += [quote_line(q.text, q.citation, q.also) for q in answer.quotes]
+    for d in answer.disagreements:
+        lines += ["", disagreement_sentence(d)]
+        lines += [quote_line(c.text, c.citation) for c in d.claims[1:]]
     lines.append("")
     lines += [citation_line(c) for c in answer.citations]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""/latest, /search and /sources: reading the news rather than being answered."""
+"""/latest, /timeline, /search and /sources: reading the news rather than being answered."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import FILTER_HELP, DateOption, NewsBot, SourceOption, question_cooldown
-from bot.render import NO_PINGS, batches, latest_embeds, search_embeds, sources_embed
+from bot.render import (
+    NO_PINGS,
+    batches,
+    latest_embeds,
+    search_embeds,
+    sources_embed,
+    timeline_embeds,
+)
 from index.models import Filters
 
 
@@ -26,6 +33,20 @@ class News(commands.Cog):
         items = await self.bot.run_engine(self.bot.engine.latest, topic, count,
                                           filters=self.bot.scope(interaction.guild_id))
         for group in batches(latest_embeds(items, topic)):
+            await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="timeline")
+    @app_commands.describe(topic="What the timeline is about",
+                           count="How many reports (1-20)")
+    @question_cooldown()
+    async def timeline(self, interaction: discord.Interaction,
+                       topic: app_commands.Range[str, 1, 200],
+                       count: app_commands.Range[int, 1, 20] = 10) -> None:
+        """A topic's reports in date order, each by its key sentence, quoted and cited."""
+        await interaction.response.defer(thinking=True)
+        result = await self.bot.run_engine(self.bot.engine.timeline, topic, count,
+                                           filters=self.bot.scope(interaction.guild_id))
+        for group in batches(timeline_embeds(result)):
             await interaction.followup.send(embeds=group, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="search")
