@@ -9,7 +9,7 @@ from discord.utils import escape_markdown as _escape_markdown
 
 from index.models import Answer, Citation, Disagreement, Hit, SourceInfo, Summary, Timeline
 from index.text import displayable, format_date
-from index.wording import abstention_sentence, disagreement_sentence, marks
+from index.wording import abstention_sentence, disagreement_sentence, marks, unshown
 
 DESCRIPTION_LIMIT = 4096
 EMBEDS_PER_MESSAGE = 10
@@ -38,10 +38,10 @@ def quote_block(text: str, n: int, also: Sequence[int] = ()) -> str:
     return f"> {body} **{marks(n, also)}**"
 
 
-def disagreement_blocks(d: Disagreement) -> list[str]:
-    """"Sources differ: ..." and the other side's sentence, quoted."""
+def disagreement_blocks(answer: Answer, d: Disagreement) -> list[str]:
+    """"Sources differ: ..." and the side the quotes above do not show, quoted."""
     return ["", "⚖ " + escape_markdown(disagreement_sentence(d)),
-            *[quote_block(c.text, c.citation) for c in d.claims[1:]]]
+            *[quote_block(c.text, c.citation) for c in unshown(answer, d)]]
 
 
 def pack(blocks: list[str], limit: int, sep: str = "\n") -> list[str]:
@@ -73,7 +73,7 @@ def answer_embeds(answer: Answer) -> list[discord.Embed]:
     blocks = [escape_markdown(answer.phrasing), ""] if answer.phrasing else []
     blocks += [quote_block(q.text, q.citation, q.also) for q in answer.quotes]
     for d in answer.disagreements:
-        blocks += disagreement_blocks(d)
+        blocks += disagreement_blocks(answer, d)
     blocks.append("")
     blocks += [citation_line(c) for c in answer.citations]
     pages = pack(blocks, DESCRIPTION_LIMIT)

@@ -130,6 +130,18 @@ def corroborate(store: Store, filters: Filters, result: Answer) -> None:
             result.citations.append(Citation.of(by_article[a.id], a))
         return by_article[a.id]
 
+    flagged: set[str] = set()  # sentences already in a disagreement
+
+    def flag(q: Quote, own: StoredArticle, text: str, other: StoredArticle) -> bool:
+        figures = differing_figures(q.text, text)
+        if figures is None or own.story_id != other.story_id:
+            return False
+        flagged.update({normalise(q.text), normalise(text)})
+        result.disagreements.append(Disagreement(about=figures.about, claims=[
+            Claim(figures.ours, q.text, q.citation, own.publisher),
+            Claim(figures.theirs, text, cite(other), other.publisher)]))
+        return True
+
     for q in result.quotes:
         own = arts.get(q.article_id)
         if own is None:
@@ -142,15 +154,11 @@ def corroborate(store: Store, filters: Filters, result: Answer) -> None:
                 outlets.add(m.publisher)
                 q.also.append(cite(m))
                 continue
-            if any(d.claims[0].text == q.text for d in result.disagreements):
+            if normalise(q.text) in flagged:
                 continue
             for s, e in sentence_spans(m.text):
-                figures = differing_figures(q.text, m.text[s:e])
-                if figures is not None:
+                if flag(q, own, m.text[s:e], m):
                     outlets.add(m.publisher)
-                    result.disagreements.append(Disagreement(about=figures.about, claims=[
-                        Claim(figures.ours, q.text, q.citation, own.publisher),
-                        Claim(figures.theirs, m.text[s:e], cite(m), m.publisher)]))
                     break
 
 

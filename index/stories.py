@@ -153,12 +153,16 @@ def differing_figures(ours: str, theirs: str) -> Figures | None:
             continue
         x, y = a[i1], b[j1]
         if _FIGURE.match(x) and _FIGURE.match(y) and _value(x) != _value(y):
-            about = " ".join(w for w in a[i2 : i2 + 3] if not _FIGURE.match(w))
-            return Figures(ours=_shown(ours, x), theirs=_shown(theirs, y), about=about)
+            shown, after = _shown(ours, x)
+            return Figures(ours=shown, theirs=_shown(theirs, y)[0], about=after)
     return None
 
 
-def _shown(sentence: str, token: str) -> str:
-    """The figure as the sentence prints it (with its thousands separators)."""
-    m = re.search(re.escape(token), sentence.lower())
-    return sentence[m.start() : m.end()] if m else token
+def _shown(sentence: str, token: str) -> tuple[str, str]:
+    """The figure as the sentence prints it (with its thousands separators), and up to three
+    words after it, to the next punctuation ("million euros")."""
+    m = re.search(r"(?<![\d.,])" + re.escape(token) + r"(?![\d])", sentence.lower())
+    if m is None:
+        return token, ""
+    rest = re.split(r"[,;:.!?()\"“”]", sentence[m.end():], maxsplit=1)[0]
+    return sentence[m.start() : m.end()], " ".join(rest.split()[:3])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index.models import Abstention, Answer, Citation, Disagreement
+from index.models import Abstention, Answer, Citation, Claim, Disagreement
 from index.text import displayable, format_date
 
 _PREPOSITIONS = {"since", "before", "after", "as", "in"}
@@ -72,6 +72,12 @@ def disagreement_sentence(d: Disagreement) -> str:
     return displayable(f"Sources differ: {sides}" + (f" ({d.about})." if d.about else "."))
 
 
+def unshown(answer: Answer, d: Disagreement) -> list[Claim]:
+    """The sides of a disagreement that the answer's quotes do not already show."""
+    quoted = {q.text for q in answer.quotes}
+    return [c for c in d.claims if c.text not in quoted]
+
+
 def answer_text(answer: Answer, empty_hint: str) -> str:
     """The whole answer as plain text: the phrasing if any, the quotes, then the citations."""
     if answer.abstention is not None:
@@ -80,7 +86,7 @@ def answer_text(answer: Answer, empty_hint: str) -> str:
     lines += [quote_line(q.text, q.citation, q.also) for q in answer.quotes]
     for d in answer.disagreements:
         lines += ["", disagreement_sentence(d)]
-        lines += [quote_line(c.text, c.citation) for c in d.claims[1:]]
+        lines += [quote_line(c.text, c.citation) for c in unshown(answer, d)]
     lines.append("")
     lines += [citation_line(c) for c in answer.citations]
     return "\n".join(lines)

@@ -88,7 +88,7 @@ async def test_commands_are_registered_and_token_never_logged(env, caplog):
     standin, _bot, _ = env
     names = standin.registered_command_names()
     flat = {n for v in names.values() for n in v}
-    assert {"ask", "latest", "search", "sources", "source", "reindex"} <= flat
+    assert {"ask", "latest", "timeline", "search", "sources", "source", "reindex"} <= flat
     assert standin.identified_token == "test-token-e2e"
     assert "test-token-e2e" not in caplog.text
 
@@ -140,6 +140,26 @@ async def test_latest_search_and_sources(env):
     rec = await _final(it, lambda r: r.get("embeds"))
     field = rec["embeds"][0]["fields"][0]
     assert field["name"] == "demo" and field["value"].startswith("8 articles")
+
+
+async def test_timeline_and_latest_by_story(env):
+    standin, _, _ = env
+    it = await standin.send_interaction("timeline", {"topic": "Idlib"})
+    rec = await _final(it, lambda r: r.get("embeds"))
+    embed = rec["embeds"][0]
+    assert embed["title"] == "Timeline: Idlib"
+    desc = embed["description"]
+    # the Ankara talks (8 Feb, both outlets' reports) before the observation posts (11 Feb)
+    assert desc.index("8 Feb 2020") < desc.index("11 Feb 2020")
+    assert desc.index("met in Ankara") < desc.index("reinforce its military observation posts")
+    assert "Northline Courier" in desc and "Newsbot Demo Wire" in desc
+    _no_pings(rec)
+    # the two outlets' reports of the Ankara talks are one story in /latest
+    it = await standin.send_interaction("latest", {"topic": "Idlib talks", "count": 5})
+    rec = await _final(it, lambda r: r.get("embeds"))
+    desc = rec["embeds"][0]["description"]
+    assert desc.count("Idlib talks in Ankara") == 1 and "Moscow and Ankara discuss" not in desc
+    assert "Also reported by: [Northline Courier](https://demo.newsbot.example/courier/" in desc
 
 
 async def test_non_admin_cannot_reindex(env):

@@ -68,10 +68,11 @@ def test_ask_json_shape_and_citation(run):
     assert r.exit_code == 0
     [a] = _lines(r.stdout)
     assert set(a) == {"question", "abstained", "answer", "quotes", "citations", "abstention",
-                      "phrasing"}
+                      "phrasing", "disagreements"}
+    assert a["disagreements"] == []
     assert a["abstained"] is False and a["abstention"] is None
     assert "240" in a["quotes"][0]["text"]
-    assert set(a["quotes"][0]) == {"text", "citation", "score"}
+    assert set(a["quotes"][0]) == {"text", "citation", "score", "also"}
     assert 0.0 < a["quotes"][0]["score"] <= 1.0
     c = a["citations"][0]
     assert set(c) == {"n", "article_id", "title", "source", "url", "published"}

@@ -104,7 +104,7 @@ def test_the_same_process_cannot_open_the_embedded_store_twice(tmp_path):
 
 DISK_FULL = """
 set -e
-mount -t tmpfs -o size=8m tmpfs "$MNT"
+mount -t tmpfs -o size=16m tmpfs "$MNT"
 export NEWSBOT_DATA_DIR="$MNT/data"
 run() { "$PY" -m tests._cli_child "$@"; }
 run index add "$DEMO" --name demo --json > "$OUT/add1.json"
