@@ -34,13 +34,13 @@ NUM_PERM = 64
 BANDS, ROWS = 16, 4  # 16 bands of 4: pairs above about 0.5 similarity meet in some band
 SHINGLE = 4
 SEED = 7
-COPY_MIN = 0.5  # estimated 4-gram Jaccard at or above which two articles are copies
+COPY_MIN = 0.4  # estimated 4-gram Jaccard at or above which two articles are copies
 STORY_MIN = 0.7  # cosine of mean passage vectors at or above which two reports are one story
 STORY_DAYS = 2.0  # how far apart in publication two reports of one event may be
 SAME_SENTENCE_MIN = 0.7  # how alike two sentences are, figures aside, to be about one thing
 
 _WORD = re.compile(r"\w+")
-_FIGURE = re.compile(r"^\d[\d,]*(?:\.\d+)?$")
+_FIGURE = re.compile(r"^\d+(?:,\d{3})*(?:\.\d+)?$")
 
 
 def sketch(text: str) -> np.ndarray:
@@ -128,8 +128,11 @@ class Figures:
     about: str  # the words around it, to say what it counts ("Syrian army troops")
 
 
+_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+
+
 def _tokens(sentence: str) -> list[str]:
-    return re.findall(r"\d[\d,]*(?:\.\d+)?|\w+", sentence.lower())
+    return re.findall(_NUMBER + r"|\w+", sentence.lower())
 
 
 def _value(figure: str) -> float:
@@ -138,8 +141,9 @@ def _value(figure: str) -> float:
 
 def differing_figures(ours: str, theirs: str) -> Figures | None:
     """The figure on which two sentences differ, when they are the same sentence but for it
-    (the words around it alike, the figure in the same place); None when they agree or are
-    about different things. A figure missing on one side is not a disagreement."""
+    (the words around it alike, the figure in the same place: one number, or a run of them
+    such as a date's day and year); None when they agree or are about different things. A
+    figure missing on one side is not a disagreement."""
     a, b = _tokens(ours), _tokens(theirs)
     if not a or not b:
         return None
@@ -149,20 +153,22 @@ def differing_figures(ours: str, theirs: str) -> Figures | None:
             < SAME_SENTENCE_MIN:
         return None
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op != "replace" or i2 - i1 != 1 or j2 - j1 != 1:
+        if op != "replace" or i2 - i1 != j2 - j1:
             continue
-        x, y = a[i1], b[j1]
-        if _FIGURE.match(x) and _FIGURE.match(y) and _value(x) != _value(y):
-            shown, after = _shown(ours, x)
-            return Figures(ours=shown, theirs=_shown(theirs, y)[0], about=after)
+        xs, ys = a[i1:i2], b[j1:j2]
+        if all(_FIGURE.match(t) for t in xs + ys) and \
+                [_value(x) for x in xs] != [_value(y) for y in ys]:
+            shown, after = _shown(ours, xs)
+            return Figures(ours=shown, theirs=_shown(theirs, ys)[0], about=after)
     return None
 
 
-def _shown(sentence: str, token: str) -> tuple[str, str]:
-    """The figure as the sentence prints it (with its thousands separators), and up to three
-    words after it, to the next punctuation ("million euros")."""
-    m = re.search(r"(?<![\d.,])" + re.escape(token) + r"(?![\d])", sentence.lower())
+def _shown(sentence: str, figures: list[str]) -> tuple[str, str]:
+    """The figures as the sentence prints them ("1.42", "1, 2017"), and up to three words
+    after them, to the next punctuation ("million euros")."""
+    pattern = r"(?<![\d.,])" + r"\W{1,3}".join(re.escape(f) for f in figures) + r"(?!\d)"
+    m = re.search(pattern, sentence.lower())
     if m is None:
-        return token, ""
+        return " ".join(figures), ""
     rest = re.split(r"[,;:.!?()\"“”]", sentence[m.end():], maxsplit=1)[0]
     return sentence[m.start() : m.end()], " ".join(rest.split()[:3])

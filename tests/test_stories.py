@@ -199,3 +199,20 @@ def test_differing_figures_needs_the_same_sentence_but_for_the_figure():
     assert differing_figures("The port handled 1,420 ships.", "The port handled 1420 ships.") is None
     assert differing_figures("Five people were hurt in the crash on Monday.",
                              "The match ended 3-1 after 90 minutes of play.") is None
+
+
+def test_removing_the_original_leaves_the_copy_whole(fake_engine, tmp_path):
+    for name, row in (("wire", _row("wire-tram", "Fennmoor council approves tram line", WIRE,
+                                    "Valley Wire", 2)),
+                      ("post", _row("post-tram", "Fennmoor is getting a tram", COPY,
+                                    "Fennmoor Post", 2))):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(row) + "\n")
+        fake_engine.add_source(str(tmp_path / f"{name}.jsonl"), name)
+    assert fake_engine.store.get_articles(["post-tram"])["post-tram"].copy_of == "wire-tram"
+    [story] = fake_engine.latest(n=5)
+    assert story.citation.article_id == "wire-tram" and story.also[0].article_id == "post-tram"
+    fake_engine.remove_source("wire")
+    [story] = fake_engine.latest(n=5)
+    assert story.citation.article_id == "post-tram" and story.also == []
+    hits = fake_engine.search("tram line 14 stops", k=3)
+    assert {h.article.id for h in hits} == {"post-tram"}

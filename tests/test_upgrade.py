@@ -37,6 +37,12 @@ def test_a_schema_1_directory_upgrades_in_place_with_a_backup(tmp_path):
         assert engine.store.collection.count() == 16
         hit = engine.search("Schiphol flights Storm Ciara", k=1)[0]
         assert hit.article.id == "demo-storm-ciara-schiphol"
+        # until the next indexing run, each older article is a story of its own
+        assert len(engine.latest(n=10)) == 8
+        extra = tmp_path / "extra.md"
+        extra.write_text("# Saltmere ferry\n\nThe Saltmere ferry will run every hour.\n")
+        engine.add_source(str(extra), "extra")  # the run gives every older article its story
+        assert engine.store.articles_without_story() == []
     finally:
         engine.close()
     again = make_engine(data, FakeEmbedder())  # a second start finds nothing to do
