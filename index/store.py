@@ -709,6 +709,15 @@ class Store:
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
+    def dense_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """The k nearest passages to each of several vectors, in one Chroma query."""
+        if self.collection.count() == 0:
+            return [[] for _ in range(len(vectors))]
+        res = self.collection.query(query_embeddings=vectors.tolist(), n_results=k,
+                                    include=["distances"])
+        return [[(i, 1.0 - float(d)) for i, d in zip(ids, ds, strict=True)]
+                for ids, ds in zip(res["ids"], res["distances"], strict=True)]
+
     def _dense_exact(self, vector: np.ndarray, k: int, since: float | None,
                      until: float | None, sources: Sequence[str]) -> list[tuple[str, float]]:
         """Nearest passages of some sources, exactly, from the vectors SQLite keeps: a source

@@ -19,35 +19,49 @@ reported on the other half (docs/BENCHMARKS.md).
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
+from index.models import StoredArticle
 from index.store import Store
 
 NUM_PERM = 64
 BANDS, ROWS = 16, 4  # 16 bands of 4: pairs above about 0.5 similarity meet in some band
 SHINGLE = 4
 SEED = 7
+SCHEME = "affine32"  # datasketch 2's hashing scheme, named so that signatures stay comparable
 COPY_MIN = 0.4  # estimated 4-gram Jaccard at or above which two articles are copies
 STORY_MIN = 0.7  # cosine of mean passage vectors at or above which two reports are one story
 STORY_DAYS = 2.0  # how far apart in publication two reports of one event may be
+ASSIGN_BATCH = 200  # articles given their stories together (one Chroma query)
+NEAR_PASSAGES = 40  # nearest passages to an article's mean vector read for its story
 SAME_SENTENCE_MIN = 0.7  # how alike two sentences are, figures aside, to be about one thing
 
 _WORD = re.compile(r"\w+")
 _FIGURE = re.compile(r"^\d+(?:,\d{3})*(?:\.\d+)?$")
 
 
+@functools.cache
+def _permutations() -> Any:
+    """The MinHash permutations, made once (making them is most of the cost of a sketch)."""
+    from datasketch import MinHash  # imported when first needed: it loads scipy (0.5 s)
+
+    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+
 def sketch(text: str) -> np.ndarray:
     """The article's MinHash signature over word 4-grams (lower-cased)."""
+    from datasketch import MinHash
+
     words = _WORD.findall(text.lower())
     grams = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-    m = MinHash(num_perm=NUM_PERM, seed=SEED)
+    m = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme=SCHEME)
     m.update_batch([g.encode() for g in grams])
     return np.asarray(m.hashvalues, dtype=np.uint64)
 
@@ -75,8 +89,15 @@ def mean_vector(vectors: list[np.ndarray]) -> np.ndarray | None:
 def assign(store: Store, article_ids: Sequence[str]) -> int:
     """Give each of these articles (oldest first) its story: the story of the article it copies,
     else of the nearest report of the same days, else its own. Returns how many were copies."""
+    copies = 0
+    for i in range(0, len(article_ids), ASSIGN_BATCH):
+        copies += _assign(store, article_ids[i : i + ASSIGN_BATCH])
+    return copies
+
+
+def _assign(store: Store, article_ids: Sequence[str]) -> int:
     arts = store.get_articles(article_ids)
-    vectors = store.article_vectors(list(arts))
+    near = _near_reports(store, [arts[i] for i in article_ids if i in arts])
     copies = 0
     for aid in article_ids:
         a = arts.get(aid)
@@ -84,39 +105,56 @@ def assign(store: Store, article_ids: Sequence[str]) -> int:
             continue
         signature = sketch(a.text)
         keys = bands(signature)
-        near = [(likeness(signature, sig), oid, story, copy_of)
-                for oid, sig, story, copy_of in store.copy_candidates(keys, aid)]
-        best = max(near, default=None)
+        alike = [(likeness(signature, sig), oid, story, copy_of)
+                 for oid, sig, story, copy_of in store.copy_candidates(keys, aid)]
+        best = max(alike, default=None)
         if best is not None and best[0] >= COPY_MIN:
             store.set_story(aid, best[2], best[3] or best[1], signature, keys)
             copies += 1
             continue
-        store.set_story(aid, _nearest_story(store, a.id, a.published, vectors.get(aid, [])) or aid,
-                        None, signature, keys)
+        story = None
+        for oid in near.get(aid, []):  # the nearest first; one given its story already
+            other = store.get_articles([oid]).get(oid)
+            if other is not None and other.story:
+                story = other.story
+                break
+        store.set_story(aid, story or aid, None, signature, keys)
     return copies
 
 
-def _nearest_story(store: Store, aid: str, published: datetime | None,
-                   vectors: list[np.ndarray]) -> str | None:
-    """The story of the most similar other article published within STORY_DAYS, if close
-    enough to be a report of the same event."""
-    mine = mean_vector(vectors)
-    if mine is None or published is None:
-        return None
-    when, window = published.timestamp(), STORY_DAYS * 86400
-    hits = store.dense(mine, 30, since=when - window, until=when + window)
-    others = {p.article_id for p in store.get_passages([i for i, _ in hits]).values()} - {aid}
-    if not others:
-        return None
-    given = {a.id for a in store.get_articles(sorted(others)).values() if a.story}
-    theirs = store.article_vectors(sorted(given))  # those not yet given a story join later
-    scored = [(float(v @ mine), oid) for oid, vs in theirs.items()
-              if (v := mean_vector(vs)) is not None]
-    score, best = max(scored, default=(0.0, ""))
-    if score < STORY_MIN:
-        return None
-    found = store.get_articles([best]).get(best)
-    return found.story_id if found else None
+def _near_reports(store: Store, arts: list[StoredArticle]) -> dict[str, list[str]]:
+    """For each dated article, the other articles published within STORY_DAYS of it whose
+    mean vector is within STORY_MIN of its own, nearest first. Chroma is asked once for the
+    whole batch (nearest passages to each article's mean vector, no date filter: a `where`
+    would scan every matching id) and the window is applied here."""
+    vectors = store.article_vectors([a.id for a in arts])
+    mine = {a.id: v for a in arts if a.published is not None
+            and (v := mean_vector(vectors.get(a.id, []))) is not None}
+    if not mine:
+        return {}
+    found = store.dense_many(np.stack(list(mine.values())), NEAR_PASSAGES)
+    passages = store.get_passages({pid for hits in found for pid, _ in hits})
+    others = sorted({p.article_id for p in passages.values()})
+    dates = {i: a.published for i, a in store.get_articles(others).items()}
+    theirs = {oid: v for oid, vs in store.article_vectors(others).items()
+              if (v := mean_vector(vs)) is not None}
+    published = {a.id: a.published for a in arts}
+    out: dict[str, list[str]] = {}
+    for aid, hits in zip(mine, found, strict=True):
+        when = published[aid]
+        assert when is not None
+        scored = []
+        for oid in dict.fromkeys(passages[p].article_id for p, _ in hits if p in passages):
+            other = dates.get(oid)
+            if oid == aid or other is None or oid not in theirs:
+                continue
+            if abs((other - when).total_seconds()) > STORY_DAYS * 86400:
+                continue
+            score = float(theirs[oid] @ mine[aid])
+            if score >= STORY_MIN:
+                scored.append((score, oid))
+        out[aid] = [oid for _, oid in sorted(scored, reverse=True)]
+    return out
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_the_same_fact_from_two_outlets(demo_engine):
 WORDS = sorted({w for art in DEMO_ARTICLES for w in re.findall(r"[A-Za-z]{4,}", art["text"])})
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8))
 def test_every_quote_shown_is_verbatim(demo_engine, words):
     a = demo_engine.ask(" ".join(words) + "?")
