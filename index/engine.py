@@ -28,7 +28,7 @@ import numpy as np
 
 from index import stories
 from index.answer import answer
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, make_embedder
 from index.errors import (
     DiskFull,
     IndexInUse,
@@ -219,7 +219,7 @@ class Engine:
             raise
         fetcher = Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_source_bytes,
                           allow_private=s.allow_private_urls)
-        engine = cls(store, embedder or SentenceTransformerEmbedder(s.model), fetcher,
+        engine = cls(store, embedder or make_embedder(s.embedder, s.model), fetcher,
                      ranker=chosen, llm=s.llm)
         engine._claim = claim
         engine.server_source_limit = s.server_source_limit

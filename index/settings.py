@@ -7,6 +7,7 @@ the optional phrasing endpoint. Every variable is in `.env.example`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,9 @@ class IndexSettings(BaseSettings):
     data_dir: Path = Path("data")
     # A sentence-transformers model name or local path; empty means the bundled all-MiniLM-L6-v2.
     model: str = ""
+    # How the bundled model runs: "int8" (ONNX Runtime, index/embed_model) or "fp32"
+    # (sentence-transformers on torch). An index keeps working across the two (cosine 0.99).
+    embedder: Literal["int8", "fp32"] = "int8"
     # The answer ranker: empty means the one shipped in index/ranker_model, "off" disables it,
     # anything else is a folder holding model.onnx, tokenizer.json and config.json.
     reranker: str = ""

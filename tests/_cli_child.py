@@ -7,6 +7,6 @@ import index.engine
 from index.cli import main
 from tests.fakes import FakeEmbedder
 
-index.engine.SentenceTransformerEmbedder = lambda model="": FakeEmbedder()  # type: ignore
+index.engine.make_embedder = lambda kind="", model="": FakeEmbedder()  # type: ignore
 sys.argv = ["newsbot", *sys.argv[1:]]
 main()

@@ -15,7 +15,7 @@ import pytest
 from bot.client import NewsBot
 from bot.gateway import point_at, restore
 from bot.settings import BotSettings
-from index.embed import SentenceTransformerEmbedder
+from index.embed import make_embedder
 from index.engine import Engine, load_ranker
 from index.models import Answer
 from index.settings import ChromaSettings, IndexSettings
@@ -74,8 +74,9 @@ def fake_engine(tmp_path):
 
 @pytest.fixture(scope="session")
 def model():
-    """The real bundled all-MiniLM-L6-v2, loaded once for the session."""
-    emb = SentenceTransformerEmbedder()
+    """The real bundled all-MiniLM-L6-v2 as the product runs it (int8 ONNX), loaded once for
+    the session."""
+    emb = make_embedder()
     emb.encode(["warm up"])
     return emb
 

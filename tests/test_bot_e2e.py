@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bot.settings import BotSettings
-from index.embed import SentenceTransformerEmbedder
+from index.embed import Embedder
 from tests.conftest import DEMO, bot_online, copy_demo, make_engine
 from tests.discord_standin import DiscordStandIn
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 class SlowEmbedder:
     """The real model, made slow on request, to show a reindex does not hold up questions."""
 
-    def __init__(self, model: SentenceTransformerEmbedder) -> None:
+    def __init__(self, model: Embedder) -> None:
         self.model = model
         self.dim = model.dim
         self.name = model.name

@@ -183,8 +183,8 @@ def test_the_command_line_sees_as_a_server_does(tmp_path, monkeypatch):
     # the CLI in this process, with the hashed embedder in place of the model
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(data))
     monkeypatch.delenv("CHROMA_HOST", raising=False)
-    monkeypatch.setattr(engine_module, "SentenceTransformerEmbedder",
-                        lambda model="": FakeEmbedder())
+    monkeypatch.setattr(engine_module, "make_embedder",
+                        lambda kind="", model="": FakeEmbedder())
     runner = CliRunner()
 
     def cli(*args: str) -> Result:
