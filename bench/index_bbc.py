@@ -38,15 +38,16 @@ def main() -> None:
 
     # The same passages through the bare model, in this process.
     sys.path.insert(0, str(ROOT))
-    from index.embed import SentenceTransformerEmbedder
+    from index.embed import make_embedder
     from index.engine import embed_text
     from index.passages import split_passages
+    from index.settings import IndexSettings
     from index.sources import Fetcher, read_source
 
     articles = read_source(str(src), "bbc", Fetcher()).articles
     texts = [embed_text(a.title, p.text) for a in articles
              for p in split_passages(a.id or "", a.text, salt=a.title)]
-    emb = SentenceTransformerEmbedder()
+    emb = make_embedder(IndexSettings().embedder)  # the embedder the CLI run used
     emb.encode(texts[:32])  # load and warm up, as the CLI's time includes its own load
     t0 = time.perf_counter()
     emb.encode(texts)

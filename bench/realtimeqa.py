@@ -121,12 +121,15 @@ def verbatim_items(questions, keep=lambda r: True) -> list:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", help="keep the index here between runs")
+    ap.add_argument("--embedder", choices=["int8", "fp32"], default="int8",
+                    help="how the bundled model runs (NEWSBOT_EMBEDDER)")
     ap.add_argument("--sweep", action="store_true", help="also try other lexical weights")
     ap.add_argument("--rerank", action="store_true",
                     help="tune search reordering by the answer ranker on 2023, report on 2024+")
     args = ap.parse_args()
     articles, questions = load()
-    engine = fresh_engine(args.data_dir)
+    engine = fresh_engine(args.data_dir, embedder=args.embedder)
+    print(f"embedder: {engine.embedder.name}")
     have = engine.store.stats().articles
     if have != len(articles):
         secs = build(engine, articles)
