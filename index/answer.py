@@ -10,6 +10,7 @@ surely as the first. When no sentence scores high enough, the answer abstains an
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,9 +32,9 @@ from index.models import (
 from index.passages import sentence_spans
 from index.ranker import SentenceRanker, sentence_contexts
 from index.scoring import DEFAULT, ScoringConfig
-from index.search import search
+from index.search import scope_of, search
 from index.store import Store
-from index.stories import differing_figures
+from index.stories import STORY_DAYS, differing_figures
 from index.text import format_date, is_year, key_names, mentions, normalise, verify_quote
 from index.timewin import TimeWindow, time_window
 
@@ -111,17 +112,19 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         return _abstain(store, filters, question, "no_answer", period=period, best_score=best)
     result = _compose(store, filters, question, _choose(cands, config, bar))
     if not result.abstained:
-        corroborate(store, filters, result)
+        corroborate(store, filters, result, now)
     return result
 
 
-def corroborate(store: Store, filters: Filters, result: Answer) -> None:
+def corroborate(store: Store, filters: Filters, result: Answer,
+                now: datetime | None = None) -> None:
     """Within each quote's story (as the asker sees it): other outlets whose article says the
     same sentence verbatim are cited beside it ("[1][2]"), and an outlet that says it with
     another figure is shown as a disagreement, both sides quoted and cited."""
     arts = store.get_articles(q.article_id for q in result.quotes)
     stories = {a.story_id for a in arts.values()}
-    members = store.story_members(sorted(stories), filters.visible)
+    scope = scope_of(TimeWindow(), filters, now)  # nothing published after `as_of`
+    members = store.story_members(sorted(stories), filters.visible, until=scope.until)
     by_article = {c.article_id: c.n for c in result.citations}
 
     def cite(a: StoredArticle) -> int:
@@ -133,6 +136,8 @@ def corroborate(store: Store, filters: Filters, result: Answer) -> None:
     flagged: set[str] = set()  # sentences already in a disagreement
 
     def flag(q: Quote, own: StoredArticle, text: str, other: StoredArticle) -> bool:
+        if not _DIGIT.search(text):
+            return False
         figures = differing_figures(q.text, text)
         if figures is None or own.story_id != other.story_id:
             return False
@@ -154,7 +159,8 @@ def corroborate(store: Store, filters: Filters, result: Answer) -> None:
                 outlets.add(m.publisher)
                 q.also.append(cite(m))
                 continue
-            if normalise(q.text) in flagged:
+            if normalise(q.text) in flagged or not _DIGIT.search(q.text) \
+                    or not _near_in_time(own, m):
                 continue
             for s, e in sentence_spans(m.text):
                 if flag(q, own, m.text[s:e], m):
@@ -245,6 +251,17 @@ def _choose(cands: list[Candidate], config: ScoringConfig, bar: float) -> list[C
         texts.add(t)
         outlets.add(c.hit.article.publisher)
     return chosen
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _near_in_time(a: StoredArticle, b: StoredArticle) -> bool:
+    """Two reports close enough in time that different figures are a disagreement, not news
+    that moved on (a toll that rose overnight)."""
+    if a.published is None or b.published is None:
+        return True
+    return abs((a.published - b.published).total_seconds()) <= STORY_DAYS * 86400
 
 
 def _copies(a: StoredArticle, b: StoredArticle) -> bool:

@@ -520,19 +520,24 @@ class Store:
             out.setdefault(r[0], []).append(np.frombuffer(r[1], dtype=np.float32))
         return out
 
-    def story_members(self, stories: Sequence[str], sources: Sequence[str] = ()
+    def story_members(self, stories: Sequence[str], sources: Sequence[str] = (),
+                      since: float | None = None, until: float | None = None
                       ) -> dict[str, list[StoredArticle]]:
-        """The articles of these stories (held by these sources, when given), oldest first."""
-        if not stories:
-            return {}
-        conds, args = _scope_sql("articles", None, None, sources)
-        extra = " AND " + " AND ".join(conds) if conds else ""
+        """The articles of these stories (held by these sources, published in this window, when
+        given), oldest first."""
         out: dict[str, list[StoredArticle]] = {}
-        for r in self._q_in_args(
-                "SELECT * FROM articles WHERE COALESCE(story, id) IN ({ids})" + extra
-                + " ORDER BY published IS NULL, published, indexed_at", stories, args):
-            a = _article(r)
-            out.setdefault(a.story_id, []).append(a)
+        conds, args = _scope_sql("articles", since, until, sources)
+        extra = "".join(f" AND {c}" for c in conds)
+        for chunk in _chunks(list(dict.fromkeys(stories)), 400):
+            marks = ",".join("?" * len(chunk))
+            # two conditions, so that each can use its index (story, and the primary key)
+            rows = self._q(
+                f"SELECT * FROM articles WHERE (story IN ({marks}) OR (story IS NULL AND id IN "
+                f"({marks}))){extra} ORDER BY published IS NULL, published, indexed_at",
+                [*chunk, *chunk, *args])
+            for r in rows:
+                a = _article(r)
+                out.setdefault(a.story_id, []).append(a)
         return out
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:

@@ -24,6 +24,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ SCHEME = "affine32"  # datasketch 2's hashing scheme, named so that signatures s
 COPY_MIN = 0.4  # estimated 4-gram Jaccard at or above which two articles are copies
 STORY_MIN = 0.7  # cosine of mean passage vectors at or above which two reports are one story
 STORY_DAYS = 2.0  # how far apart in publication two reports of one event may be
+STORY_SPAN_DAYS = 3.0  # how long after its first report a story still takes new ones
+MIN_WORDS = 15  # texts shorter than this are never taken for copies
 ASSIGN_BATCH = 200  # articles given their stories together (one Chroma query)
 NEAR_PASSAGES = 40  # nearest passages to an article's mean vector read for its story
 SAME_SENTENCE_MIN = 0.7  # how alike two sentences are, figures aside, to be about one thing
@@ -104,22 +107,38 @@ def _assign(store: Store, article_ids: Sequence[str]) -> int:
         if a is None:
             continue
         signature = sketch(a.text)
+        # a stub ("Video", "Read the full story") says nothing about which report it is: it is
+        # a story of its own, and not banded (thousands of stubs would share every band)
+        if len(_WORD.findall(a.text)) < MIN_WORDS:
+            store.set_story(aid, aid, None, signature, [])
+            continue
         keys = bands(signature)
         alike = [(likeness(signature, sig), oid, story, copy_of)
                  for oid, sig, story, copy_of in store.copy_candidates(keys, aid)]
-        best = max(alike, default=None)
+        # an article edited after its copies were indexed is still their original
+        own_copies = [x for x in alike if x[3] == aid]
+        best = max((x for x in alike if x[3] != aid), default=None)
         if best is not None and best[0] >= COPY_MIN:
             store.set_story(aid, best[2], best[3] or best[1], signature, keys)
             copies += 1
             continue
-        story = None
-        for oid in near.get(aid, []):  # the nearest first; one given its story already
+        story = own_copies[0][2] if own_copies else None
+        for oid in near.get(aid, []) if story is None else []:  # the nearest first
             other = store.get_articles([oid]).get(oid)
-            if other is not None and other.story:
+            if other is not None and other.story and _young(store, other.story, a.published):
                 story = other.story
                 break
         store.set_story(aid, story or aid, None, signature, keys)
     return copies
+
+
+def _young(store: Store, story: str, published: datetime | None) -> bool:
+    """Whether a story began (its first report, whose id it bears) within STORY_SPAN_DAYS of
+    this date: a running topic covered daily becomes several stories, not one."""
+    first = store.get_articles([story]).get(story)
+    if first is None or first.published is None or published is None:
+        return True
+    return abs((published - first.published).total_seconds()) <= STORY_SPAN_DAYS * 86400
 
 
 def _near_reports(store: Store, arts: list[StoredArticle]) -> dict[str, list[str]]:
@@ -205,7 +224,7 @@ def _shown(sentence: str, figures: list[str]) -> tuple[str, str]:
     """The figures as the sentence prints them ("1.42", "1, 2017"), and up to three words
     after them, to the next punctuation ("million euros")."""
     pattern = r"(?<![\d.,])" + r"\W{1,3}".join(re.escape(f) for f in figures) + r"(?!\d)"
-    m = re.search(pattern, sentence.lower())
+    m = re.search(pattern, sentence, flags=re.IGNORECASE)
     if m is None:
         return " ".join(figures), ""
     rest = re.split(r"[,;:.!?()\"“”]", sentence[m.end():], maxsplit=1)[0]

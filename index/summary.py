@@ -74,7 +74,7 @@ def latest(store: Store, embedder: Embedder, topic: str | None = None, n: int = 
     articles: list[StoredArticle] = store.latest_articles(
         4 * n + 10, since=scope.since, until=scope.until, ids=ids, sources=scope.sources)
     order = list(dict.fromkeys(a.story_id for a in articles))[:n]
-    members = store.story_members(order, scope.sources)
+    members = store.story_members(order, scope.sources, scope.since, scope.until)
     out = []
     for i, story in enumerate(order):
         group = members.get(story) or [a for a in articles if a.story_id == story]

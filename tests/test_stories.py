@@ -216,3 +216,35 @@ def test_removing_the_original_leaves_the_copy_whole(fake_engine, tmp_path):
     assert story.citation.article_id == "post-tram" and story.also == []
     hits = fake_engine.search("tram line 14 stops", k=3)
     assert {h.article.id for h in hits} == {"post-tram"}
+
+
+def test_an_original_edited_after_its_copy_stays_the_original(fake_engine, tmp_path):
+    wire = tmp_path / "wire.jsonl"
+    post = tmp_path / "post.jsonl"
+    wire.write_text(json.dumps(_row("wire-tram", "Fennmoor council approves tram line", WIRE,
+                                    "Valley Wire", 2)) + "\n")
+    post.write_text(json.dumps(_row("post-tram", "Fennmoor is getting a tram", COPY,
+                                    "Fennmoor Post", 2)) + "\n")
+    fake_engine.add_source(str(wire), "wire")
+    fake_engine.add_source(str(post), "post")
+    wire.write_text(json.dumps(_row("wire-tram", "Fennmoor council approves tram line",
+                                    WIRE.replace("212", "213"), "Valley Wire", 2)) + "\n")
+    assert fake_engine.refresh("wire")[0].updated == 1
+    arts = fake_engine.store.get_articles(["wire-tram", "post-tram"])
+    assert arts["wire-tram"].copy_of is None and arts["post-tram"].copy_of == "wire-tram"
+    assert arts["wire-tram"].story_id == arts["post-tram"].story_id
+    [story] = fake_engine.latest(n=5)
+    assert story.citation.article_id == "wire-tram"
+    assert [e.quote.article_id for e in fake_engine.timeline("Fennmoor tram").entries] == [
+        "wire-tram"]
+
+
+def test_stubs_are_never_copies(fake_engine, tmp_path):
+    rows = [_row(f"stub-{i}", title, "Click here to read the full story.", "Valley Wire", 2 + i)
+            for i, title in enumerate(["Harbour crane collapses", "Library opens at night"])]
+    path = tmp_path / "stubs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fake_engine.add_source(str(path), "stubs")
+    arts = fake_engine.store.get_articles(["stub-0", "stub-1"])
+    assert arts["stub-0"].copy_of is None and arts["stub-1"].copy_of is None
+    assert len(fake_engine.latest(n=5)) == 2
