@@ -121,10 +121,10 @@ class OnnxEmbedder:
             self._tok, self._session = tok, session
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self.dim), dtype=np.float32)
         self._load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encs = self._tok.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
         for start in range(0, len(order), self.batch_size):

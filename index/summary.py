@@ -100,13 +100,14 @@ def representative(group: list[StoredArticle]) -> StoredArticle:
 
 def timeline(store: Store, embedder: Embedder, topic: str, n: int = 10, *,
              config: ScoringConfig = DEFAULT, filters: Filters | None = None) -> Timeline:
-    """The reports on `topic` in date order (the latest `n`), each told by its key sentence,
-    verbatim and cited; a sentence two outlets share is shown once and cites both."""
+    """The dated reports on `topic` in date order (the latest `n`), each told by its key
+    sentence, verbatim and cited; a sentence two outlets share is shown once and cites both."""
     result = Timeline(topic=topic)
     ids = topic_articles(store, embedder, topic, max(50, 5 * n), config=config, filters=filters)
     arts = store.get_articles(ids)
-    dated = sorted((a for a in arts.values() if a.copy_of not in arts),
-                   key=lambda a: (a.published is None, a.published or 0, a.id))
+    # a timeline is of dated reports: an article whose source gave no date has no place in it
+    dated = sorted((a for a in arts.values() if a.copy_of not in arts and a.published),
+                   key=lambda a: (a.published, a.id))
     shown: dict[str, TimelineEntry] = {}
     for a in dated:
         sentence = next(iter(summarise(a.text, max_sentences=1)), "")
