@@ -172,3 +172,21 @@ def test_an_empty_question_says_so_and_a_question_may_start_with_a_dash(run):
     assert r.exit_code == 1 and r.stderr.strip() == "error: the question is empty"
     [a] = _lines(run("ask", "-5 percent: how much did Saltmere's revenue change?", "--json").stdout)
     assert a["question"].startswith("-5 percent")
+
+
+def test_timeline_and_latest_by_story_as_json(run):
+    [t] = _lines(run("timeline", "Idlib", "--json").stdout)
+    assert t["topic"] == "Idlib"
+    dates = [e["published"] for e in t["entries"]]
+    assert dates == sorted(dates) and len(dates) == 3
+    cited = {c["n"]: c for c in t["citations"]}
+    assert {cited[e["citation"]]["source"] for e in t["entries"]} == {"Newsbot Demo Wire",
+                                                                      "Northline Courier"}
+    stories = _lines(run("latest", "Idlib talks", "--json").stdout)
+    talks = [s for s in stories if s["article_id"] == "demo-idlib-ankara-talks"]
+    assert len(talks) == 1 and "demo-idlib-ankara-talks-courier" not in [
+        s["article_id"] for s in stories]
+    assert [c["source"] for c in talks[0]["also"]] == ["Northline Courier"]
+    assert talks[0]["first"].startswith("2020-02-08") and talks[0]["last"].startswith("2020-02-08")
+    r = run("timeline", "Lufthansa strike")
+    assert r.exit_code == 0 and "No indexed article on Lufthansa strike." in r.stdout
