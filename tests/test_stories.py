@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bot.render import answer_embeds
 from index.cli import answer_json
 from index.models import Filters
 from index.stories import COPY_MIN, differing_figures, likeness, sketch
@@ -145,6 +146,10 @@ def test_differing_figures_are_flagged_with_both_sides_quoted(stories):
     out = answer_json(a)  # as `newsbot ask --json` prints it
     assert {c["value"] for c in out["disagreements"][0]["claims"]} == {"212", "230"}
     assert "Sources differ:" in out["answer"] and "230" in out["answer"]
+    [embed] = answer_embeds(a)  # as the bot shows it: both sides quoted once, and the flag
+    desc = embed.description or ""
+    assert "⚖ Sources differ: " in desc and "reports 230 [" in desc and "reports 212 [" in desc
+    assert desc.count("cost 230 million euros") == 1 and desc.count("cost 212 million euros") == 1
 
 
 def test_no_flag_where_the_figures_agree(stories):
