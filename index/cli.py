@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from index.engine import Engine, IndexReport
 from index.errors import NewsbotError, SourceError, UnknownSource
-from index.models import Answer, Filters
+from index.models import Answer, Filters, Summary, Timeline
 from index.settings import IndexSettings
 from index.text import format_date
 from index.wording import answer_text, citation_line, quote_line
@@ -318,14 +318,18 @@ def latest(
         return
     if not items:
         out.print("No indexed article" + (f" on {topic}." if topic else "."))
+    print_latest(out, items)
+
+
+def print_latest(console: Console, items: list[Summary]) -> None:
     for s in items:
-        out.print(citation_line(s.citation), markup=False)
-        out.print("    " + " ".join(s.sentences), markup=False)
+        console.print(citation_line(s.citation), markup=False)
+        console.print("    " + " ".join(s.sentences), markup=False)
         if s.also:
-            out.print("    also reported by: " + "; ".join(
+            console.print("    also reported by: " + "; ".join(
                 f"{c.source or 'unknown publisher'} <{c.url}>" if c.url else
                 c.source or "unknown publisher" for c in s.also), markup=False)
-        out.print("")
+        console.print("")
 
 
 @app.command()
@@ -341,19 +345,24 @@ def timeline(
     if as_json:
         _emit(t.to_json())
         return
+    print_timeline(out, t)
+
+
+def print_timeline(console: Console, t: Timeline) -> None:
     if not t.entries:
-        out.print(f"No indexed article on {topic}.", markup=False)
+        console.print(f"No indexed article on {t.topic}.", markup=False)
         return
     for e in t.entries:
         line = quote_line(e.quote.text, e.quote.citation, e.quote.also)
-        out.print(f"{format_date(e.published)}  {line}", markup=False)
-    out.print("")
+        console.print(f"{format_date(e.published)}  {line}", markup=False)
+    console.print("")
     for c in t.citations:
-        out.print(citation_line(c), markup=False)
+        console.print(citation_line(c), markup=False)
 
 
 SHELL_HELP = """Type a question to ask it, or one of:
-  ask QUESTION | search QUERY | latest [TOPIC] | sources | refresh [NAME] | add SOURCE | help | quit"""
+  ask QUESTION | search QUERY | latest [TOPIC] | timeline TOPIC | sources | refresh [NAME] |
+  add SOURCE | help | quit"""
 
 
 @app.command()
@@ -386,9 +395,9 @@ def run_shell(engine: Engine, stream: IO[str], console: Console) -> None:
                     console.print(f"{h.score:.3f} {h.article.title} — {h.article.publisher}: "
                                   f"{h.passage.text[:160]}", markup=False)
             elif cmd == "latest":
-                for item in engine.latest(rest or None):
-                    console.print(citation_line(item.citation) + "\n    "
-                                  + " ".join(item.sentences), markup=False)
+                print_latest(console, engine.latest(rest or None))
+            elif cmd == "timeline" and rest:
+                print_timeline(console, engine.timeline(rest))
             elif cmd == "sources":
                 for src in engine.list_sources():
                     console.print(f"{src.name}: {src.articles} articles, {src.passages} passages"
