@@ -26,10 +26,19 @@ def escape_markdown(text: str) -> str:
     return _escape_markdown(displayable(text))
 
 
+def _label(text: str) -> str:
+    """Text for a Markdown link's label: escaped, and unable to close the label early."""
+    return escape_markdown(text).replace("]", "\\]")
+
+
+def _address(url: str) -> str:
+    """A URL for a Markdown link, unable to close the link early."""
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
 def citation_line(c: Citation) -> str:
-    title = escape_markdown(c.title or "untitled").replace("]", "\\]")
-    url = (c.url or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    link = f"[{title}]({url})" if url else f"**{title}**"
+    title = _label(c.title or "untitled")
+    link = f"[{title}]({_address(c.url)})" if c.url else f"**{title}**"
     return f"[{c.n}] {link} — {escape_markdown(c.source or 'unknown publisher')}, {format_date(c.published)}"
 
 
@@ -130,9 +139,8 @@ def latest_embeds(items: list[Summary], topic: str | None) -> list[discord.Embed
 
 
 def _outlet_link(c: Citation) -> str:
-    name = escape_markdown(c.source or "unknown publisher").replace("]", "\\]")
-    url = (c.url or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    return f"[{name}]({url})" if url else name
+    name = _label(c.source or "unknown publisher")
+    return f"[{name}]({_address(c.url)})" if c.url else name
 
 
 def timeline_embeds(t: Timeline) -> list[discord.Embed]:

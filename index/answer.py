@@ -10,7 +10,6 @@ surely as the first. When no sentence scores high enough, the answer abstains an
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +33,7 @@ from index.ranker import SentenceRanker, sentence_contexts
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import scope_of, search
 from index.store import Store
-from index.stories import STORY_DAYS, differing_figures
+from index.stories import STORY_DAYS, differing_figures, has_figure, within_days
 from index.text import format_date, is_year, key_names, mentions, normalise, verify_quote
 from index.timewin import TimeWindow, time_window
 
@@ -136,10 +135,8 @@ def corroborate(store: Store, filters: Filters, result: Answer,
     flagged: set[str] = set()  # sentences already in a disagreement
 
     def flag(q: Quote, own: StoredArticle, text: str, other: StoredArticle) -> bool:
-        if not _DIGIT.search(text):
-            return False
         figures = differing_figures(q.text, text)
-        if figures is None or own.story_id != other.story_id:
+        if figures is None:
             return False
         flagged.update({normalise(q.text), normalise(text)})
         result.disagreements.append(Disagreement(about=figures.about, claims=[
@@ -159,8 +156,9 @@ def corroborate(store: Store, filters: Filters, result: Answer,
                 outlets.add(m.publisher)
                 q.also.append(cite(m))
                 continue
-            if normalise(q.text) in flagged or not _DIGIT.search(q.text) \
-                    or not _near_in_time(own, m):
+            # reports days apart may differ because the news moved on (a toll that rose)
+            if normalise(q.text) in flagged or not has_figure(q.text) \
+                    or not within_days(own.published, m.published, STORY_DAYS):
                 continue
             for s, e in sentence_spans(m.text):
                 if flag(q, own, m.text[s:e], m):
@@ -251,17 +249,6 @@ def _choose(cands: list[Candidate], config: ScoringConfig, bar: float) -> list[C
         texts.add(t)
         outlets.add(c.hit.article.publisher)
     return chosen
-
-
-_DIGIT = re.compile(r"\d")
-
-
-def _near_in_time(a: StoredArticle, b: StoredArticle) -> bool:
-    """Two reports close enough in time that different figures are a disagreement, not news
-    that moved on (a toll that rose overnight)."""
-    if a.published is None or b.published is None:
-        return True
-    return abs((a.published - b.published).total_seconds()) <= STORY_DAYS * 86400
 
 
 def _copies(a: StoredArticle, b: StoredArticle) -> bool:

@@ -326,9 +326,9 @@ def print_latest(console: Console, items: list[Summary]) -> None:
         console.print(citation_line(s.citation), markup=False)
         console.print("    " + " ".join(s.sentences), markup=False)
         if s.also:
+            outlets = [(c.source or "unknown publisher", c.url) for c in s.also]
             console.print("    also reported by: " + "; ".join(
-                f"{c.source or 'unknown publisher'} <{c.url}>" if c.url else
-                c.source or "unknown publisher" for c in s.also), markup=False)
+                f"{name} <{url}>" if url else name for name, url in outlets), markup=False)
         console.print("")
 
 

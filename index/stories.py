@@ -47,7 +47,9 @@ NEAR_PASSAGES = 40  # nearest passages to an article's mean vector read for its 
 SAME_SENTENCE_MIN = 0.7  # how alike two sentences are, figures aside, to be about one thing
 
 _WORD = re.compile(r"\w+")
-_FIGURE = re.compile(r"^\d+(?:,\d{3})*(?:\.\d+)?$")
+_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_FIGURE = re.compile(f"^{_NUMBER}$")
+_DIGIT = re.compile(r"\d")
 
 
 @functools.cache
@@ -132,13 +134,17 @@ def _assign(store: Store, article_ids: Sequence[str]) -> int:
     return copies
 
 
+def within_days(a: datetime | None, b: datetime | None, days: float) -> bool:
+    """Whether two publication dates are at most `days` apart (an unknown date is not held
+    against it)."""
+    return a is None or b is None or abs((a - b).total_seconds()) <= days * 86400
+
+
 def _young(store: Store, story: str, published: datetime | None) -> bool:
     """Whether a story began (its first report, whose id it bears) within STORY_SPAN_DAYS of
     this date: a running topic covered daily becomes several stories, not one."""
     first = store.get_articles([story]).get(story)
-    if first is None or first.published is None or published is None:
-        return True
-    return abs((published - first.published).total_seconds()) <= STORY_SPAN_DAYS * 86400
+    return first is None or within_days(published, first.published, STORY_SPAN_DAYS)
 
 
 def _near_reports(store: Store, arts: list[StoredArticle]) -> dict[str, list[str]]:
@@ -161,13 +167,11 @@ def _near_reports(store: Store, arts: list[StoredArticle]) -> dict[str, list[str
     out: dict[str, list[str]] = {}
     for aid, hits in zip(mine, found, strict=True):
         when = published[aid]
-        assert when is not None
         scored = []
         for oid in dict.fromkeys(passages[p].article_id for p, _ in hits if p in passages):
             other = dates.get(oid)
-            if oid == aid or other is None or oid not in theirs:
-                continue
-            if abs((other - when).total_seconds()) > STORY_DAYS * 86400:
+            if oid == aid or other is None or oid not in theirs \
+                    or not within_days(other, when, STORY_DAYS):
                 continue
             score = float(theirs[oid] @ mine[aid])
             if score >= STORY_MIN:
@@ -185,9 +189,6 @@ class Figures:
     about: str  # the words around it, to say what it counts ("Syrian army troops")
 
 
-_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
-
-
 def _tokens(sentence: str) -> list[str]:
     return re.findall(_NUMBER + r"|\w+", sentence.lower())
 
@@ -196,14 +197,18 @@ def _value(figure: str) -> float:
     return float(figure.replace(",", ""))
 
 
+def has_figure(text: str) -> bool:
+    return _DIGIT.search(text) is not None
+
+
 def differing_figures(ours: str, theirs: str) -> Figures | None:
     """The figure on which two sentences differ, when they are the same sentence but for it
     (the words around it alike, the figure in the same place: one number, or a run of them
     such as a date's day and year); None when they agree or are about different things. A
     figure missing on one side is not a disagreement."""
-    a, b = _tokens(ours), _tokens(theirs)
-    if not a or not b:
+    if not (has_figure(ours) and has_figure(theirs)):
         return None
+    a, b = _tokens(ours), _tokens(theirs)
     shape_a = ["#" if _FIGURE.match(t) else t for t in a]
     shape_b = ["#" if _FIGURE.match(t) else t for t in b]
     if difflib.SequenceMatcher(None, shape_a, shape_b, autojunk=False).ratio() \

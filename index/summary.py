@@ -115,12 +115,11 @@ def timeline(store: Store, embedder: Embedder, topic: str, n: int = 10, *,
         if start < 0 or not verify_quote(sentence, a.text):
             continue
         n_cite = len(result.citations) + 1
+        result.citations.append(Citation.of(n_cite, a))
         key = normalise(sentence)
         if key in shown:  # the same sentence from another outlet: one entry, both cited
-            result.citations.append(Citation.of(n_cite, a))
             shown[key].quote.also.append(n_cite)
             continue
-        result.citations.append(Citation.of(n_cite, a))
         entry = TimelineEntry(quote=Quote(text=sentence, citation=n_cite, article_id=a.id,
                                           start=start, end=start + len(sentence)),
                               published=a.published)
