@@ -137,10 +137,36 @@ def _stems(text: str) -> set[str]:
     return {stem(w) for w in content_terms(text)}
 
 
+_NAME_RUN = re.compile(r"[A-Z][\w'-]*(?:(?: and | )[A-Z][\w'-]*)*")
+
+
+def hide_names(question: str, shown: str) -> str:
+    """The candidate sentence with the names it shares with the question replaced by "it" or
+    "they" (its context left alone): the sentence a report writes once the names are in the
+    headline or the sentence before ("It was decided to continue negotiations"). A run of
+    capitalised words is a name; it is hidden when it starts or ends with a name the question
+    asks about (capitalised there, not as the question's first word)."""
+    sentence, sep, context = shown.partition(" [SEP] ")
+    asked = {w.removesuffix("'s") for w in re.findall(r"[A-Z][\w'-]*", question.split(" ", 1)[-1])}
+
+    def swap(m: re.Match[str]) -> str:
+        words = [w.removesuffix("'s") for w in re.findall(r"[A-Z][\w'-]*", m.group(0))]
+        if words[0] not in asked and words[-1] not in asked:
+            return m.group(0)
+        plural = len(words) > 1 and " and " in m.group(0)
+        pronoun = ("their" if plural else "its") if m.group(0).endswith("'s") else (
+            "they" if plural else "it")
+        return pronoun.capitalize() if m.start() == 0 else pronoun
+
+    return _NAME_RUN.sub(swap, sentence) + sep + context
+
+
 def to_pairs(groups: list[Group], negs: int, rng: random.Random,
-             hard: int = 0) -> list[tuple[str, str, float]]:
+             hard: int = 0, hide: float = 0.0) -> list[tuple[str, str, float]]:
     """Each question's positives, `negs` in-context negatives (the `hard` ones sharing the most
-    words with the question first, the rest sampled) and now and then an off-topic one."""
+    words with the question first, the rest sampled) and now and then an off-topic one. With
+    `hide` > 0, that share of each question's in-context candidates, positives and negatives
+    alike (so that a pronoun is no clue), have the question's names hidden (`hide_names`)."""
     pool = [s for _, p, n in groups for s in p + n]
     pairs: list[tuple[str, str, float]] = []
     for q, pos, neg in groups:
@@ -157,6 +183,11 @@ def to_pairs(groups: list[Group], negs: int, rng: random.Random,
         chosen += rng.sample(rest, min(negs - len(chosen), len(rest)))
         for i in chosen:
             pairs.append((q, neg[i], 0.0))
+        if hide:  # (drawn only when on, so the shipped model's stream is unchanged without)
+            start = len(pairs) - len(chosen) - len(pos[:2])
+            for j in range(start, len(pairs)):
+                if rng.random() < hide:
+                    pairs[j] = (q, hide_names(q, pairs[j][1]), pairs[j][2])
         if rng.random() < 0.25:
             pairs.append((q, rng.choice(pool), 0.0))
     rng.shuffle(pairs)
@@ -200,6 +231,8 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=3, help="in-context negatives per question")
     ap.add_argument("--hard", type=int, default=0,
                     help="of those, how many share the most words with the question")
+    ap.add_argument("--hide-names", type=float, default=0.0,
+                    help="share of in-context candidates shown with the question's names hidden")
     ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
@@ -230,7 +263,7 @@ def main() -> None:
     # (each time with other sampled negatives)
     news = groups["realtimeqa_before_2023"] + groups["trecqa_train"]
     all_groups = [g for gs in groups.values() for g in gs] + news + news
-    pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard)
+    pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard, hide=args.hide_names)
     counts = {k: len(v) for k, v in groups.items()}
     print(f"data: {counts}, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive), "
           f"built in {time.time() - t0:.0f}s", flush=True)
