@@ -107,6 +107,16 @@ def canonical_url(url: str) -> str | None:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
+def open_store(settings: IndexSettings, chroma_client: Any) -> Store:
+    """PostgreSQL when `NEWSBOT_DATABASE_URL` is set, else SQLite in the data directory."""
+    if settings.database_url is not None:
+        from index.pgstore import PgStore
+
+        return PgStore(settings.database_url.get_secret_value(), Path(settings.data_dir),
+                       chroma_client)
+    return Store(Path(settings.data_dir), chroma_client)
+
+
 def claim_embedded(data_dir: Path) -> filelock.BaseFileLock:
     """Hold the embedded store for this process's life. Chroma's embedded index lives in the
     memory of the process that opened it: a second process would neither see the first one's
@@ -196,7 +206,6 @@ class Engine:
         self.articles_per_commit = ARTICLES_PER_COMMIT
         self.server_source_limit = 20  # sources one Discord server may add
         self.server_fetch_limit = 10  # of one server's sources, read per refresh
-        self._writer = filelock.FileLock(Path(store.data_dir) / "index.lock")
         self._claim: filelock.BaseFileLock | None = None  # the embedded store, held for life
 
     @classmethod
@@ -210,7 +219,7 @@ class Engine:
             chosen = load_ranker(s.reranker) if isinstance(ranker, str) else ranker
             with saving(Path(s.data_dir)):  # opening may migrate (and back up) the database
                 client = make_chroma_client(s.data_dir, s.chroma.host, s.chroma.port)
-                store = Store(Path(s.data_dir), client)
+                store = open_store(s, client)
         except BaseException:
             if store is not None:
                 store.close()
@@ -504,19 +513,10 @@ class Engine:
             self.store.upsert_vectors(plist, np.stack([vectors[p.id] for p in plist]), published)
         self.store.set_state("dirty", None)
 
-    @contextmanager
-    def _lock(self, wait: bool = False) -> Iterator[bool]:
-        """An exclusive lock on the data directory for writers (released by the OS on a crash);
-        yields whether it was taken."""
-        try:
-            self._writer.acquire(timeout=-1 if wait else 0)
-        except filelock.Timeout:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self._writer.release()
+    def _lock(self, wait: bool = False) -> AbstractContextManager[bool]:
+        """The store's writer lock (a file lock beside SQLite, an advisory lock in PostgreSQL;
+        released on a crash either way); yields whether it was taken."""
+        return self.store.writer_lock(wait)
 
     @contextmanager
     def _dirty(self) -> Iterator[None]:

@@ -5,7 +5,8 @@
      ├── UnknownSource      no source by that name
      ├── ConfigError        a setting is missing or wrong
      ├── DiskFull           the data directory ran out of space (nothing half-written stays)
-     └── IndexInUse         another process holds the embedded index
+     ├── IndexInUse         another process holds the embedded index
+     └── IndexUnavailable   a server the index lives on (PostgreSQL, Chroma) cannot be reached
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ class IndexInUse(NewsbotError):
             f"the index in {data_dir} is open in another newsbot process ({holder}); the "
             "embedded store serves one process at a time: stop that process, or run a Chroma "
             "server and set CHROMA_HOST so that several processes can share the index")
+
+
+class IndexUnavailable(NewsbotError):
+    """A server holding the index is down or restarting. The message names the server (never its
+    password); users of the bot see `USER_MESSAGE` instead. The next call tries again."""
+
+    USER_MESSAGE = "The news index is unavailable, try again shortly."
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = " ".join(reason.split())[:200]
+        super().__init__(f"{server} is unavailable ({self.reason}); the news index answers again "
+                         "once it is back")
 
 
 _FULL = ("disk is full", "no space left", "os error 28", "database or disk is full",

@@ -38,6 +38,10 @@ class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
+    # postgresql://USER:PASSWORD@HOST:PORT/DB: sources, articles, passages and the lexical index
+    # in PostgreSQL, shared by bot processes on several hosts (vectors in Chroma, best a Chroma
+    # server). Unset: SQLite in the data directory.
+    database_url: SecretStr | None = None
     # A sentence-transformers model name or local path; empty means the bundled all-MiniLM-L6-v2.
     model: str = ""
     # How the bundled model runs: "int8" (ONNX Runtime, index/embed_model) or "fp32"

@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import filelock
 import numpy as np
 
-from index.errors import ConfigError
+from index.errors import ConfigError, IndexUnavailable
 from index.models import ArticleRow, IndexStats, Passage, SourceInfo, SourceRow, StoredArticle
 from index.text import content_terms, tokens
 
@@ -101,6 +102,14 @@ CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
 """
 
+# An article's columns as `commit_articles` writes them; a changed article is a new report, so
+# its story, copy and signature are cleared for `stories.assign` to set again.
+_ARTICLE_FIELDS = ("id", "title", "text", "url", "canonical_url", "publisher", "published",
+                   "author", "category", "text_hash", "norm_hash", "indexed_at", "published_raw")
+_ARTICLE_COLUMNS = ", ".join(_ARTICLE_FIELDS)
+_PASSAGE_COLUMNS = 'id, article_id, position, start, "end", text'
+_ARTICLE_UPDATE = ", ".join([*(f"{f}=excluded.{f}" for f in _ARTICLE_FIELDS[1:]),
+                             "story=NULL", "copy_of=NULL", "sketch=NULL"])
 
 
 def ts(dt: datetime | None) -> float | None:
@@ -127,6 +136,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._writer = filelock.FileLock(self.data_dir / "index.lock")
         self.db = sqlite3.connect(
             self.data_dir / "newsbot.sqlite3", check_same_thread=False, timeout=30,
             isolation_level=None,
@@ -135,8 +145,11 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+        self._open_vectors(chroma_client)
+
+    def _open_vectors(self, chroma_client: Any) -> None:
         self.chroma = chroma_client
-        # one collection per data directory, so two indexes can share a Chroma server
+        # one collection per index, so two indexes can share a Chroma server
         name = self.get_state("collection")
         if name is None:
             name = f"{COLLECTION}_{uuid.uuid4().hex[:12]}"
@@ -144,9 +157,11 @@ class Store:
         self.collection = self._open_collection(name)
 
     def _open_collection(self, name: str) -> Any:
-        return self.chroma.get_or_create_collection(
-            name, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
+        where = chroma_label(self.chroma)
+        with chroma_errors(where):
+            collection = self.chroma.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+        return collection if where is None else _Guarded(collection, where)
 
     @property
     def embedded_dir(self) -> Path | None:
@@ -220,6 +235,20 @@ class Store:
             self.db.close()
 
     @contextmanager
+    def writer_lock(self, wait: bool = False) -> Iterator[bool]:
+        """An exclusive lock for writers, on a file beside the database (the OS releases it
+        when a process dies); yields whether it was taken."""
+        try:
+            self._writer.acquire(timeout=-1 if wait else 0)
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._writer.release()
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -261,7 +290,8 @@ class Store:
             if value is None:
                 db.execute("DELETE FROM state WHERE key=?", (key,))
             else:
-                db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+                db.execute("INSERT INTO state(key, value) VALUES (?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     # -- sources -------------------------------------------------------------------------------
     def add_source(self, key: str, location: str, kind: str, server: str | None = None,
@@ -453,8 +483,8 @@ class Store:
     def link(self, source: str, article_ids: Iterable[str]) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO article_sources(source, article_id) VALUES (?, ?)",
-                [(source, a) for a in article_ids],
+                "INSERT INTO article_sources(source, article_id) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING", [(source, a) for a in article_ids],
             )
 
     def passage_vectors_of(self, article_ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -470,17 +500,14 @@ class Store:
             for r in rows:
                 db.execute("DELETE FROM passages WHERE article_id=?", (r.id,))
                 db.execute(
-                    """INSERT OR REPLACE INTO articles(id, title, text, url, canonical_url,
-                       publisher, published, author, category, text_hash, norm_hash, indexed_at,
-                       published_raw)
-                       VALUES (:id, :title, :text, :url, :canonical_url, :publisher, :published,
-                       :author, :category, :text_hash, :norm_hash, :indexed_at,
-                       :published_raw)""",
-                    asdict(r),
+                    f"""INSERT INTO articles({_ARTICLE_COLUMNS})
+                       VALUES ({",".join("?" * len(_ARTICLE_FIELDS))})
+                       ON CONFLICT(id) DO UPDATE SET {_ARTICLE_UPDATE}""",
+                    [asdict(r)[f] for f in _ARTICLE_FIELDS],
                 )
                 db.execute(
-                    "INSERT OR IGNORE INTO article_sources(source, article_id) VALUES (?, ?)",
-                    (source, r.id),
+                    "INSERT INTO article_sources(source, article_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING", (source, r.id),
                 )
             db.executemany(
                 """INSERT INTO passages(id, article_id, position, start, "end", title, text,
@@ -509,8 +536,8 @@ class Store:
             db.execute("UPDATE articles SET story=?, copy_of=?, sketch=? WHERE id=?",
                        (story, copy_of, signature.tobytes(), article_id))
             db.execute("DELETE FROM article_bands WHERE article_id=?", (article_id,))
-            db.executemany("INSERT OR IGNORE INTO article_bands(band, article_id) VALUES (?, ?)",
-                           [(b, article_id) for b in band_keys])
+            db.executemany("INSERT INTO article_bands(band, article_id) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", [(b, article_id) for b in band_keys])
 
     def article_vectors(self, article_ids: Sequence[str]) -> dict[str, list[np.ndarray]]:
         """Each article's passage vectors, from SQLite."""
@@ -545,12 +572,13 @@ class Store:
         return {r["id"]: _article(r) for r in rows}
 
     def get_passages(self, ids: Iterable[str]) -> dict[str, Passage]:
-        rows = self._q_in("SELECT * FROM passages WHERE id IN ({ids})", ids)
+        rows = self._q_in(f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({{ids}})", ids)
         return {r["id"]: _passage(r) for r in rows}
 
     def passages_of_article(self, article_id: str) -> list[Passage]:
         return [_passage(r) for r in self._q(
-            "SELECT * FROM passages WHERE article_id=? ORDER BY position", (article_id,))]
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE article_id=? ORDER BY position",
+            (article_id,))]
 
     def latest_articles(self, n: int, since: float | None = None, until: float | None = None,
                         ids: Sequence[str] | None = None,
@@ -808,7 +836,63 @@ def make_chroma_client(data_dir: Path, host: str | None, port: int) -> Any:
 
     settings = Settings(anonymized_telemetry=False)
     if host:
-        return chromadb.HttpClient(host=host, port=port, settings=settings)
+        with chroma_errors(f"the Chroma server at {host}:{port}"):
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
     return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
+
+
+def chroma_label(client: Any) -> str | None:
+    """"the Chroma server at HOST:PORT" for a server's client; None for an embedded one."""
+    s = client.get_settings()
+    if s.is_persistent and s.persist_directory:
+        return None
+    return f"the Chroma server at {s.chroma_server_host}:{s.chroma_server_http_port}"
+
+
+@contextmanager
+def chroma_errors(where: str | None) -> Iterator[None]:
+    """A Chroma server that cannot be reached (refused, reset, timed out, restarting) becomes
+    `IndexUnavailable` naming it; other errors pass."""
+    try:
+        yield
+    except Exception as exc:
+        if where is not None and _unreachable(exc):
+            raise IndexUnavailable(where, str(exc) or type(exc).__name__) from exc
+        raise
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    e: BaseException | None = exc
+    while e is not None:
+        if isinstance(e, httpx.TransportError | ConnectionError) or (
+                isinstance(e, ValueError) and "could not connect" in str(e).lower()):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+class _Guarded:
+    """A Chroma server's collection whose calls raise `IndexUnavailable` when the server cannot
+    be reached; the client reconnects by itself on the next call."""
+
+    def __init__(self, collection: Any, where: str) -> None:
+        self._collection = collection
+        self._where = where
+
+    @property
+    def name(self) -> str:
+        return str(self._collection.name)
+
+    def __getattr__(self, attr: str) -> Any:
+        fn = getattr(self._collection, attr)
+        if not callable(fn):
+            return fn
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with chroma_errors(self._where):
+                return fn(*args, **kwargs)
+        return call
 
 

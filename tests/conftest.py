@@ -7,6 +7,7 @@ import http.server
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from bot.client import NewsBot
 from bot.gateway import point_at, restore
 from bot.settings import BotSettings
 from index.embed import make_embedder
-from index.engine import Engine, load_ranker
+from index.engine import Engine, load_ranker, open_store
 from index.models import Answer
 from index.settings import ChromaSettings, IndexSettings
 from index.sources import Fetcher
-from index.store import Store, make_chroma_client
+from index.store import make_chroma_client
 from index.wording import answer_text
 from tests.fakes import FakeEmbedder
+from tests.pg import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -54,20 +56,58 @@ def ranker():
 
 def make_engine(data_dir: Path, embedder, allow_private: bool = False,
                 chroma_host: str | None = None, chroma_port: int = 8000,
-                with_ranker: bool | None = None) -> Engine:
-    """A real store and Chroma; the shipped ranker with the real model, none with the fake."""
+                with_ranker: bool | None = None, database_url: str | None = None) -> Engine:
+    """A real store (SQLite, or PostgreSQL given its URL) and Chroma; the shipped ranker with
+    the real model, none with the fake."""
     settings = IndexSettings(data_dir=data_dir, allow_private_urls=allow_private,
-                             chroma=ChromaSettings(host=chroma_host, port=chroma_port))
+                             chroma=ChromaSettings(host=chroma_host, port=chroma_port),
+                             database_url=database_url)
     client = make_chroma_client(data_dir, settings.chroma.host, settings.chroma.port)
     fetcher = Fetcher(timeout=5, max_bytes=settings.max_source_bytes, allow_private=allow_private)
     use = not isinstance(embedder, FakeEmbedder) if with_ranker is None else with_ranker
-    return Engine(Store(data_dir, client), embedder, fetcher, ranker=ranker() if use else None)
+    return Engine(open_store(settings, client), embedder, fetcher,
+                  ranker=ranker() if use else None)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server on 127.0.0.1 for this test session (one per xdist worker)."""
+    server = PgServer()
+    try:
+        server.start()
+    except Exception as exc:
+        server.cleanup()
+        pytest.skip(f"PostgreSQL cannot start on this machine: {exc}")
+    yield server
+    server.cleanup()
 
 
 @pytest.fixture
-def fake_engine(tmp_path):
-    """Real SQLite and embedded Chroma, a hashed bag-of-words embedder: for unit tests."""
-    engine = make_engine(tmp_path / "data", FakeEmbedder())
+def pg_url(pg_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store_backend() -> str:
+    """Which store `fake_engine` uses; modules that test both override it with
+    `params=BACKENDS`."""
+    return "sqlite"
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture
+def database_url(request, store_backend) -> str | None:
+    return request.getfixturevalue("pg_url") if store_backend == "postgres" else None
+
+
+@pytest.fixture
+def fake_engine(tmp_path, database_url):
+    """Real SQLite (or PostgreSQL) and embedded Chroma, a hashed bag-of-words embedder: for unit
+    tests."""
+    engine = make_engine(tmp_path / "data", FakeEmbedder(), database_url=database_url)
     yield engine
     engine.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import SourceError
-from tests.conftest import DEMO, make_engine
+from tests.conftest import BACKENDS, DEMO, make_engine
 from tests.fakes import FakeEmbedder
 
 
@@ -53,9 +53,15 @@ def web():
     server.server_close()
 
 
+@pytest.fixture(params=BACKENDS)
+def store_backend(request) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def engine(tmp_path):
-    e = make_engine(tmp_path / "data", FakeEmbedder(), allow_private=True)
+def engine(tmp_path, database_url):
+    e = make_engine(tmp_path / "data", FakeEmbedder(), allow_private=True,
+                    database_url=database_url)
     e.add_source(str(DEMO / "articles.jsonl"), "demo")
     yield e
     e.close()

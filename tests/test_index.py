@@ -1,10 +1,18 @@
-"""Incremental, idempotent indexing on a real SQLite + embedded Chroma (hashed-words embedder)."""
+"""Incremental, idempotent indexing on a real SQLite or PostgreSQL store + embedded Chroma
+(hashed-words embedder): every test runs on both."""
 
 from __future__ import annotations
 
 import json
 
-from tests.conftest import DEMO
+import pytest
+
+from tests.conftest import BACKENDS, DEMO
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request) -> str:
+    return str(request.param)
 
 
 def _write(path, articles):
