@@ -11,6 +11,7 @@ import discord
 from bot.client import NewsBot
 from bot.gateway import point_at
 from bot.settings import BotSettings
+from index import metrics
 from index.engine import Engine
 from index.errors import NewsbotError
 from index.settings import IndexSettings
@@ -44,11 +45,21 @@ async def start(settings: BotSettings, engine: Engine) -> None:
 
 
 def open_engine() -> Engine:
-    """The engine from the environment; a refusal (the index in use, a bad setting) is one line."""
+    """The engine from the environment, its metrics served when a port is set; a refusal (the
+    index in use, a server away, a bad setting) is one line."""
+    settings = IndexSettings()
     try:
-        return Engine.from_settings(IndexSettings())
+        engine = Engine.from_settings(settings)
     except NewsbotError as exc:
         raise SystemExit(f"newsbot: {exc}") from None
+    if settings.metrics_port:
+        try:
+            metrics.serve(settings.metrics_port, settings.metrics_host, engine.store)
+        except OSError as exc:
+            engine.close()
+            raise SystemExit(f"newsbot: metrics port {settings.metrics_host}:"
+                             f"{settings.metrics_port}: {exc.strerror or exc}") from None
+    return engine
 
 
 def main() -> None:

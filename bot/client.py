@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.gateway import use_gateway
 from bot.settings import BotSettings, GuildConfig
 from index.engine import Engine
-from index.errors import NewsbotError, UnknownSource
+from index.errors import IndexUnavailable, NewsbotError, UnknownSource
 from index.models import Filters
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,9 @@ class NewsBot(commands.AutoShardedBot):
             original = getattr(error, "original", error)
             if isinstance(original, UnknownSource):
                 msg = f"{original} (see /sources)"
+            elif isinstance(original, IndexUnavailable):
+                log.warning("%s", original)  # names the server; users need not know which
+                msg = IndexUnavailable.USER_MESSAGE
             elif isinstance(original, NewsbotError):
                 msg = str(original)
             else:

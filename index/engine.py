@@ -26,7 +26,7 @@ import courlan
 import filelock
 import numpy as np
 
-from index import stories
+from index import metrics, stories
 from index.answer import answer
 from index.embed import Embedder, make_embedder
 from index.errors import (
@@ -352,6 +352,7 @@ class Engine:
                                            error=f"{row.name}: failed unexpectedly (see the log)"))
                 continue
             reports += [report for r, report in pairs if r.key in wanted]
+        metrics.count_refresh(reports)
         return reports
 
     # -- servers -------------------------------------------------------------------------------
@@ -392,6 +393,14 @@ class Engine:
                     self.store.delete_vectors(dropped)
                     gone.append(server)
         return gone
+
+    def scheduled_refresh(self, every_s: float) -> list[IndexReport] | None:
+        """The periodic refresh of feeds and pages, run by one process of a deployment: several
+        processes sharing the store each call this on their own timer, and only the first to
+        claim the period refreshes (None for the others)."""
+        if not self.store.claim_turn("scheduled_refresh", time.time(), 0.9 * every_s):
+            return None
+        return self.refresh(feeds_only=True)
 
     def refresh_source(self, key: str, progress: Progress | None = None) -> IndexReport:
         row = self.store.source_by_name(key)
@@ -714,9 +723,16 @@ class Engine:
         """A quoted answer or an abstention; with an LLM configured and `phrased`, a short
         phrasing of the quotes too, each sentence citing one."""
         filters = self._visible(filters)
-        result = self._read(lambda: answer(
-            self.store, self.embedder, self.ranker, question, config=self.config,
-            filters=filters, now=now, context=context, after=after, news=news))
+        started = time.perf_counter()
+        try:
+            result = self._read(lambda: answer(
+                self.store, self.embedder, self.ranker, question, config=self.config,
+                filters=filters, now=now, context=context, after=after, news=news))
+        except BaseException:
+            metrics.QUESTIONS.labels("failed").inc()
+            raise
+        metrics.ANSWER_SECONDS.observe(time.perf_counter() - started)
+        metrics.QUESTIONS.labels("declined" if result.abstained else "answered").inc()
         llm = self.llm
         if phrased and llm is not None and llm.enabled and not result.abstained:
             key = llm.api_key.get_secret_value() if llm.api_key else None

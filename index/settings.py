@@ -58,5 +58,8 @@ class IndexSettings(BaseSettings):
     # (the least recently read first; the rest wait for the next refresh).
     server_source_limit: int = 20
     server_fetch_limit: int = 10
+    # Prometheus metrics of the bot process on http://METRICS_HOST:PORT/metrics; 0: off.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -293,6 +293,16 @@ class Store:
                 db.execute("INSERT INTO state(key, value) VALUES (?, ?) "
                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
+    def claim_turn(self, key: str, now: float, every_s: float) -> bool:
+        """Whether this process takes the turn of a periodic job: true when none ran it in the
+        last `every_s` seconds (one atomic statement, so two processes never both take it)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "value=excluded.value WHERE CAST(state.value AS DOUBLE PRECISION) <= ?",
+                (f"turn:{key}", repr(now), now - every_s))
+            return bool(cur.rowcount)
+
     # -- sources -------------------------------------------------------------------------------
     def add_source(self, key: str, location: str, kind: str, server: str | None = None,
                    name: str | None = None) -> None:

@@ -24,7 +24,7 @@ from index.sources import Fetcher
 from index.store import make_chroma_client
 from index.wording import answer_text
 from tests.fakes import FakeEmbedder
-from tests.pg import PgServer
+from tests.servers import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"

@@ -203,7 +203,8 @@ class DiscordStandIn:
         self.api_base = self.gateway_url = ""  # set by start()
 
         self.application_id = self.bot_user_id = self.snowflake()  # as for any modern app
-        self.guild_id = self.snowflake()
+        # with several shards, guild i belongs to shard i % shard_count ((id >> 22) % count)
+        self.guild_id = self.snowflake(0)
         self.everyone_role_id = self.guild_id  # @everyone has the guild's id
         self.admin_role_id = self.snowflake()
         self.channel_id = self.snowflake()
@@ -217,8 +218,8 @@ class DiscordStandIn:
                                                      EVERYONE_PERMISSIONS, 0),
                                                     (self.admin_role_id, "admin", MANAGE_GUILD, 1))}
         self.guild_channels = {self.guild_id: self.channel_id}
-        for _ in range(guilds - 1):
-            self.guild_channels[self.snowflake()] = self.snowflake()
+        for i in range(1, guilds):
+            self.guild_channels[self.snowflake(i)] = self.snowflake()
         for gid in self.guild_channels:
             if gid not in self.roles:
                 self.roles[gid] = {**self.roles[self.everyone_role_id], "id": str(gid)}
@@ -252,9 +253,12 @@ class DiscordStandIn:
         self._runner: web.AppRunner | None = None
         self._routes = self._build_routes()
 
-    def snowflake(self) -> int:
-        """A fresh, increasing Discord snowflake."""
+    def snowflake(self, shard_of: int | None = None) -> int:
+        """A fresh, increasing Discord snowflake; with `shard_of`, one that shard
+        `shard_of % shard_count` owns as a guild id."""
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        if shard_of is not None and self.shard_count > 1:
+            ms += (shard_of - ms) % self.shard_count
         return (ms << 22) | (next(self._ids) & 0x3FFFFF)
 
     @property

