@@ -72,3 +72,35 @@ def test_a_date_in_the_future_is_capped_and_kept(fake_engine, tmp_path):
         "SELECT published_raw FROM articles WHERE id='f1'").fetchone()[0]
     assert raw == pytest.approx(4070908800.0)
     assert fake_engine.refresh("future")[0].unchanged == 2  # the cap is stable across reads
+
+
+def test_a_postgresql_schema_upgrades_in_place_and_a_newer_one_is_refused(tmp_path, pg_url,
+                                                                          monkeypatch):
+    """The PostgreSQL schema's versioned steps: version 1 is the first release of that backend,
+    so the step to a version 2 is one the test adds; what it checks is the machinery every later
+    step runs through (applied once, in one transaction, the data kept; a newer schema refused)."""
+    import psycopg
+
+    from index import pgstore
+
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"id": "a1", "title": "Tram line opens", "text": "The new tram "
+                               "line opened on Friday. It links the harbour to the university.",
+                               "published": "2020-02-01"}) + "\n")
+    engine = make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
+    engine.add_source(str(src), "city")
+    engine.close()
+    monkeypatch.setattr(pgstore, "PG_SCHEMA_VERSION", 2)
+    monkeypatch.setattr(pgstore, "PG_MIGRATIONS",
+                        {2: ["ALTER TABLE articles ADD COLUMN probe TEXT DEFAULT 'v2'"]})
+    engine = make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
+    try:
+        assert engine.search("tram harbour university", k=1)[0].article.id == "a1"
+    finally:
+        engine.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT probe FROM articles").fetchall() == [("v2",)]
+    monkeypatch.setattr(pgstore, "PG_SCHEMA_VERSION", 1)
+    with pytest.raises(ConfigError, match="newer newsbot"):
+        make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
