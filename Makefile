@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/index_bbc.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/backends.py
 
 lint: setup
 	$(BIN)/ruff check index bot tests bench train

@@ -163,7 +163,7 @@ def _nearly_full(path: Path) -> bool:
 
 
 _SERVER_KEY = re.compile(r"^\d+:")
-NO_SOURCE = "\x00none"  # a source key that matches nothing
+NO_SOURCE = "\x1fnone"  # a source key that matches nothing (no name holds a control character)
 
 
 def source_key(server: str | None, name: str) -> str:
@@ -280,6 +280,8 @@ class Engine:
         name = (name or _default_name(location)).strip()
         if not name:
             raise NewsbotError("a source needs a name")
+        if not name.isprintable():
+            raise NewsbotError(f"{name!r}: a source's name may not hold control characters")
         if server is None and _SERVER_KEY.match(name):
             raise NewsbotError(f"{name!r}: a global source's name may not start with digits "
                                "and a colon")

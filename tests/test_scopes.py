@@ -15,6 +15,7 @@ from index.engine import Engine
 from index.errors import NewsbotError, UnknownSource
 from index.models import Filters
 from index.settings import IndexSettings
+from tests.conftest import BACKENDS
 from tests.fakes import FakeEmbedder
 
 A, B = "111111111111111111", "222222222222222222"
@@ -24,6 +25,11 @@ def _articles(path, *items):
     path.write_text("".join(json.dumps({"id": i, "title": t, "text": x, "publisher": p}) + "\n"
                             for i, t, x, p in items))
     return str(path)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
