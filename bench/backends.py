@@ -34,7 +34,7 @@ from _common import ROOT, bbc_as_articles_jsonl, fresh_engine, need
 from index.models import ArticleRow
 
 PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 from index.engine import Engine
 from index.settings import IndexSettings
@@ -44,8 +44,9 @@ engine.ask(qs[0])
 cold = time.perf_counter() - t0
 for q in qs[1:]:
     engine.ask(q)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"cold_s": cold, "rss_mb": rss}))
+# VmHWM: this process's peak (ru_maxrss would count the parent's memory at fork)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"cold_s": cold, "rss_mb": int(hwm.split()[1]) / 1024}))
 """
 
 

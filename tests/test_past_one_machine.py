@@ -95,7 +95,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_the_cli_names_the_server_that_is_away_in_one_line(tmp_path, pg_server, pg_url,
+def test_the_cli_names_the_server_that_is_away_and_a_new_chroma_is_refilled(tmp_path, pg_server, pg_url,
                                                            chroma):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHROMA_", "NEWSBOT_"))}
     env.update(NEWSBOT_DATA_DIR=str(tmp_path / "data"), NEWSBOT_DATABASE_URL=pg_url,
@@ -118,6 +118,14 @@ def test_the_cli_names_the_server_that_is_away_in_one_line(tmp_path, pg_server, 
     assert down.returncode != 0 and len(lines) == 1, down.stderr
     assert f"PostgreSQL at 127.0.0.1:{pg_server.port}" in lines[0] and "unavailable" in lines[0]
     assert "Coastal Cup" in _cli(env, "ask", GOAL).stdout
+    # a new, empty Chroma server is refilled from PostgreSQL's copy of the vectors at start
+    fresh = ChromaServer(tmp_path / "another-chroma")
+    fresh.start()
+    try:
+        env["CHROMA_PORT"] = str(fresh.port)
+        assert "Coastal Cup" in _cli(env, "ask", GOAL).stdout
+    finally:
+        fresh.stop()
 
 
 def _bot(tmp_path: Path, name: str, standin, pg_url: str, chroma_port: int, shard: int,
