@@ -161,15 +161,46 @@ def hide_names(question: str, shown: str) -> str:
     return _NAME_RUN.sub(swap, sentence) + sep + context
 
 
+def question_names(question: str) -> list[str]:
+    """The capitalised runs of a question, its first word aside."""
+    rest = question.partition(" ")[2]
+    return [m.group(0) for m in _NAME_RUN.finditer(rest)]
+
+
+def swap_name(question: str, shown: list[str], pool: list[str],
+              rng: random.Random) -> str | None:
+    """The question about another name: one of its names that the candidates mention replaced
+    by a name from another question that none of them mentions (so that nothing answers it)."""
+    text = " ".join(shown)
+    names = [n for n in question_names(question) if n in text]
+    if not names:
+        return None
+    old = rng.choice(names)
+    for _ in range(10):
+        new = rng.choice(pool)
+        if new != old and new not in text:
+            return question.replace(old, new, 1)
+    return None
+
+
 def to_pairs(groups: list[Group], negs: int, rng: random.Random,
-             hard: int = 0, hide: float = 0.0) -> list[tuple[str, str, float]]:
+             hard: int = 0, hide: float = 0.0, swap: float = 0.0) -> list[tuple[str, str, float]]:
     """Each question's positives, `negs` in-context negatives (the `hard` ones sharing the most
     words with the question first, the rest sampled) and now and then an off-topic one. With
     `hide` > 0, that share of each question's in-context candidates, positives and negatives
-    alike (so that a pronoun is no clue), have the question's names hidden (`hide_names`)."""
+    alike (so that a pronoun is no clue), have the question's names hidden (`hide_names`). With
+    `swap` > 0, that share of questions also come with one name swapped for another name that
+    no candidate mentions, its positive then a negative (`swap_name`)."""
     pool = [s for _, p, n in groups for s in p + n]
+    names = [n for q, _, _ in groups for n in question_names(q)] if swap else []
     pairs: list[tuple[str, str, float]] = []
     for q, pos, neg in groups:
+        if swap and pos and rng.random() < swap:
+            # on topic, looks answerable, is not: the positive no longer answers (SQuAD 2.0's
+            # kind of question, made from answerable ones)
+            other = swap_name(q, pos + neg, names, rng)
+            if other is not None:
+                pairs.append((other, pos[0], 0.0))
         for s in pos[:2]:
             pairs.append((q, s, 1.0))
         chosen: list[int] = []
@@ -233,6 +264,8 @@ def main() -> None:
                     help="of those, how many share the most words with the question")
     ap.add_argument("--hide-names", type=float, default=0.0,
                     help="share of in-context candidates shown with the question's names hidden")
+    ap.add_argument("--swap-names", type=float, default=0.0,
+                    help="share of questions also asked about another name, unanswerable")
     ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
@@ -263,7 +296,8 @@ def main() -> None:
     # (each time with other sampled negatives)
     news = groups["realtimeqa_before_2023"] + groups["trecqa_train"]
     all_groups = [g for gs in groups.values() for g in gs] + news + news
-    pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard, hide=args.hide_names)
+    pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard, hide=args.hide_names,
+                     swap=args.swap_names)
     counts = {k: len(v) for k, v in groups.items()}
     print(f"data: {counts}, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive), "
           f"built in {time.time() - t0:.0f}s", flush=True)
