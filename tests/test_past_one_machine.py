@@ -217,3 +217,24 @@ async def test_two_bot_processes_share_the_index(tmp_path, model, pg_url, chroma
         log = (tmp_path / name / "log").read_text(errors="replace")
         assert "token-of-the-deployment" not in log
         assert "Traceback" not in log, log[-3000:]
+
+
+def test_the_scheduled_refresh_runs_once_per_deployment(tmp_path, pg_url):
+    """Two processes' engines on one PostgreSQL, each on its own timer: the first to fire takes
+    the period's turn, the other skips it; after the period, the turn is free again."""
+    from tests.fakes import FakeEmbedder
+
+    feed = tmp_path / "a.jsonl"
+    feed.write_text('{"id": "a1", "title": "Tram line opens", "text": "The new tram line '
+                    'opened on Friday."}\n')
+    a = make_engine(tmp_path / "a", FakeEmbedder(), database_url=pg_url)
+    b = make_engine(tmp_path / "b", FakeEmbedder(), database_url=pg_url)
+    try:
+        a.add_source(str(feed), "city")
+        assert a.store.claim_turn("scheduled_refresh", 1000.0, 60)  # an earlier period
+        assert b.scheduled_refresh(60) is not None  # now: a new period, b's turn
+        assert a.scheduled_refresh(60) is None  # a's timer fires just after: skipped
+        assert not b.store.claim_turn("scheduled_refresh", 1e12 - 1, 1e12)
+    finally:
+        a.close()
+        b.close()
