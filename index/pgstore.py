@@ -164,6 +164,7 @@ class PgStore(Store):
         self._pg = _Connection(url, self.label)
         self.db = self._pg  # type: ignore[assignment]  # the SQL of `Store` runs on it as is
         self._writer_conn = _Connection(url, self.label)
+        self._writers_here = threading.Lock()
         self._migrate()
         self._open_vectors(chroma_client)
 
@@ -202,17 +203,26 @@ class PgStore(Store):
     def writer_lock(self, wait: bool = False) -> Iterator[bool]:
         """PostgreSQL's advisory lock, on a connection of its own: writers on every host take
         turns, and a writer that dies releases it with its session."""
-        conn = self._writer_conn
-        if wait:
-            conn.execute("SELECT pg_advisory_lock(?)", (_WRITER_KEY,))
-        elif not conn.execute("SELECT pg_try_advisory_lock(?)", (_WRITER_KEY,)).fetchone()[0]:
+        # an advisory lock is re-entrant within its session: threads of this process take turns
+        # on a lock of their own first
+        if not self._writers_here.acquire(blocking=wait):
             yield False
             return
         try:
-            yield True
+            conn = self._writer_conn
+            if wait:
+                conn.execute("SELECT pg_advisory_lock(?)", (_WRITER_KEY,))
+            elif not conn.execute("SELECT pg_try_advisory_lock(?)",
+                                  (_WRITER_KEY,)).fetchone()[0]:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                with suppress(IndexUnavailable):  # the session is gone, and the lock with it
+                    conn.execute("SELECT pg_advisory_unlock(?)", (_WRITER_KEY,))
         finally:
-            with suppress(IndexUnavailable):  # the session is gone, and the lock with it
-                conn.execute("SELECT pg_advisory_unlock(?)", (_WRITER_KEY,))
+            self._writers_here.release()
 
     # -- lexical: PostgreSQL full-text search ----------------------------------------------------
     def lexical(self, question: str, k: int, since: float | None = None,

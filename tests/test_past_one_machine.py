@@ -238,3 +238,34 @@ def test_the_scheduled_refresh_runs_once_per_deployment(tmp_path, pg_url):
     finally:
         a.close()
         b.close()
+
+
+def test_writers_take_turns_across_processes_and_threads(tmp_path, pg_url):
+    """The writers' lock is PostgreSQL's: a second store (another host) and another thread of
+    the same process both wait for it; a closed session (a dead writer) releases it."""
+    import threading
+
+    from tests.fakes import FakeEmbedder
+
+    a = make_engine(tmp_path / "a", FakeEmbedder(), database_url=pg_url)
+    b = make_engine(tmp_path / "b", FakeEmbedder(), database_url=pg_url)
+    try:
+        with a.store.writer_lock() as held:
+            assert held
+            with b.store.writer_lock() as other:
+                assert not other
+            seen: list[bool] = []
+
+            def try_lock() -> None:
+                with a.store.writer_lock() as t:
+                    seen.append(t)
+            thread = threading.Thread(target=try_lock)
+            thread.start()
+            thread.join()
+            assert seen == [False]
+            a.store._writer_conn.close()  # the writer's session ends without unlocking
+            with b.store.writer_lock() as other:
+                assert other
+    finally:
+        a.close()
+        b.close()
