@@ -184,11 +184,24 @@ def main() -> None:
     ap.add_argument("--chroma", type=int, help="the port of a Chroma server on 127.0.0.1")
     ap.add_argument("--skip-retrieval", action="store_true")
     ap.add_argument("--work", help="keep the indexes in this folder")
+    ap.add_argument("--prepare", action="store_true",
+                    help="only build and grow the SQLite index in --work (for a later run)")
     args = ap.parse_args()
     need("realtimeqa.jsonl")
     need("bbc_news_summary.jsonl")
     tmp = Path(args.work or tempfile.mkdtemp(prefix="newsbot-backends-"))
     tmp.mkdir(parents=True, exist_ok=True)
+    if args.prepare:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from latency import replicate
+
+        lite = fresh_engine(str(tmp / "bbc-sqlite"))
+        if lite.store.stats().articles == 0:
+            lite.add_source(str(bbc_as_articles_jsonl(tmp / "bbc.jsonl")), "bbc")
+        replicate(lite, max(int(x) for x in args.sizes.split(",")))
+        print(f"prepared {lite.store.passage_count()} passages in {tmp}")
+        lite.close()
+        return
     url, port, stop = servers(args, tmp)
     try:
         if not args.skip_retrieval:
