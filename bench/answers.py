@@ -18,6 +18,7 @@ quizzes dated before 2023):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import random
 import sys
@@ -203,11 +204,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller samples")
     ap.add_argument("--ranker-only", action="store_true",
                     help="skip the MiniLM cosine baselines (comparing two rankers)")
+    ap.add_argument("--retrieval-weight", type=float,
+                    help="instead of the configured one (another ranker's calibrated value)")
+    ap.add_argument("--min-answer-score", type=float, help="likewise")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")
         return
     engine = fresh_engine(args.data_dir)
+    chosen = {k: v for k, v in (("retrieval_weight", args.retrieval_weight),
+                                ("min_answer_score", args.min_answer_score)) if v is not None}
+    if chosen:
+        engine.config = dataclasses.replace(engine.config, **chosen)
     if engine.ranker is None:
         sys.exit("the answer ranker is off (NEWSBOT_RERANKER); nothing to measure")
     articles, questions = load()
