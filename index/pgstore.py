@@ -226,8 +226,8 @@ class PgStore(Store):
 
     # -- lexical: PostgreSQL full-text search ----------------------------------------------------
     def lexical(self, question: str, k: int, since: float | None = None,
-                until: float | None = None,
-                sources: Sequence[str] = ()) -> list[tuple[str, float]]:
+                until: float | None = None, sources: Sequence[str] = (),
+                max_terms: int | None = None) -> list[tuple[str, float]]:
         q = _or_query(question)
         if q is None:
             return []
@@ -252,7 +252,8 @@ class PgStore(Store):
             f"{where}) FROM plainto_tsquery('english', ?) q", [*args, name])
         return bool(row[0][0])
 
-    def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
+    def lexical_scores(self, question: str, passage_ids: Sequence[str],
+                       max_terms: int | None = None) -> dict[str, float]:
         q = _or_query(question)
         if q is None or not passage_ids:
             return {}

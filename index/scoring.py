@@ -15,6 +15,9 @@ from dataclasses import dataclass
 class ScoringConfig:
     # -- search (bench/realtimeqa.py --sweep: cosine + 0.2 * bm25/max beat dense and 0.1-0.5) -----
     lexical_weight: float = 0.2
+    # the lexical query ORs at most this many of the question's words, the rarest in the index
+    # (None: all of them)
+    lexical_terms: int | None = None
     # mild preference for recent news, age counted from when the question is asked
     recency_weight: float = 0.1
     recency_half_life_days: float = 14.0

@@ -74,7 +74,8 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         qv = query_vector if query_vector is not None else embedder.encode([question])[0]
         dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
     if mode in ("hybrid", "lexical"):
-        lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources))
+        lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources,
+                                     max_terms=config.lexical_terms))
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
     ids = [i for i in ids if i in passages]
@@ -87,7 +88,8 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
                 dense[pid] = float(np.dot(vec, qv))
         missing_lex = [i for i in ids if i not in lexical]
         if missing_lex:
-            lexical.update(store.lexical_scores(question, missing_lex))
+            lexical.update(store.lexical_scores(question, missing_lex,
+                                                max_terms=config.lexical_terms))
     top_lex = max(lexical.values(), default=0.0) or 1.0
     articles = store.get_articles(p.article_id for p in passages.values())
     boost = config.recency_weight if recency else 0.0

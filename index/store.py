@@ -124,6 +124,19 @@ def norm_hash(text: str) -> str:
     return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
+def _porter(word: str) -> str:
+    """A word as FTS5's porter tokenizer stores it (the original Porter algorithm)."""
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("porter")
+    return str(_STEMMER.stemWord(word.lower()))
+
+
+_STEMMER: Any = None
+
+
 def fts_query(question: str) -> str | None:
     terms = content_terms(question)
     if not terms:
@@ -145,6 +158,9 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+        # each FTS5 term's passage count, for `fts_query` (a view of the index, nothing stored)
+        self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING "
+                        "fts5vocab(main, 'passages_fts', 'row')")
         self._open_vectors(chroma_client)
 
     def _open_vectors(self, chroma_client: Any) -> None:
@@ -625,11 +641,27 @@ class Store:
         return {r[0] for r in self._q("SELECT id FROM passages")}
 
     # -- lexical -------------------------------------------------------------------------------
+    def fts_query(self, question: str, max_terms: int | None = None) -> str | None:
+        """The FTS5 query for a question: its content words OR-ed; with `max_terms`, only that
+        many of them, the rarest in the index (FTS5's vocabulary gives each stem's passage
+        count), and none the index lacks. BM25 weighs a common word little anyway, and an OR
+        over it makes FTS5 read and rank every passage that holds it."""
+        terms = content_terms(question)
+        if max_terms is None or len(terms) <= max_terms:
+            return fts_query(question)
+        stems = {t: _porter(t) for t in terms}
+        marks = ",".join("?" * len(stems))
+        df = {r[0]: int(r[1]) for r in self._q(
+            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN ({marks})",
+            list(dict.fromkeys(stems.values())))}
+        kept = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
+        return " OR ".join(f'"{t}"' for t in kept[:max_terms]) or None
+
     def lexical(self, question: str, k: int, since: float | None = None,
-                until: float | None = None,
-                sources: Sequence[str] = ()) -> list[tuple[str, float]]:
+                until: float | None = None, sources: Sequence[str] = (),
+                max_terms: int | None = None) -> list[tuple[str, float]]:
         """(passage id, BM25 score, higher is better) for the top k passages."""
-        q = fts_query(question)
+        q = self.fts_query(question, max_terms)
         if q is None:
             return []
         sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
@@ -666,8 +698,9 @@ class Store:
         except sqlite3.OperationalError:
             return True
 
-    def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
-        q = fts_query(question)
+    def lexical_scores(self, question: str, passage_ids: Sequence[str],
+                       max_terms: int | None = None) -> dict[str, float]:
+        q = self.fts_query(question, max_terms)
         if q is None or not passage_ids:
             return {}
         marks = ",".join("?" * len(passage_ids))
