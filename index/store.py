@@ -650,10 +650,10 @@ class Store:
         if max_terms is None or len(terms) <= max_terms:
             return fts_query(question)
         stems = {t: _porter(t) for t in terms}
-        marks = ",".join("?" * len(stems))
+        unique = list(dict.fromkeys(stems.values()))
         df = {r[0]: int(r[1]) for r in self._q(
-            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN ({marks})",
-            list(dict.fromkeys(stems.values())))}
+            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
+            f"({','.join('?' * len(unique))})", unique)}
         kept = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
         return " OR ".join(f'"{t}"' for t in kept[:max_terms]) or None
 
