@@ -42,3 +42,17 @@ def fresh_engine(data_dir: str | None = None, **settings):
 
     d = data_dir or tempfile.mkdtemp(prefix="newsbot-bench-")
     return Engine.from_settings(IndexSettings(data_dir=Path(d), **settings))
+
+
+def p50_p95(fn, items) -> tuple[float, float]:
+    """Median and 95th percentile, in ms, of fn(item) over the items."""
+    import statistics
+    import time
+
+    times = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        times.append(1000 * (time.perf_counter() - t0))
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]

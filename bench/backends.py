@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, bbc_as_articles_jsonl, fresh_engine, need
+from _common import ROOT, bbc_as_articles_jsonl, fresh_engine, need, p50_p95
 
 from index.models import ArticleRow
 
@@ -131,16 +130,6 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def timed(fn, qs: list[str]) -> tuple[float, float]:
-    times = []
-    for q in qs:
-        t0 = time.perf_counter()
-        fn(q)
-        times.append(1000 * (time.perf_counter() - t0))
-    times.sort()
-    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
-
-
 def probe(env: dict[str, str], qs: list[str]) -> dict[str, float]:
     """A fresh process: open the index, answer the first question (cold), then the rest."""
     full = {**{k: v for k, v in os.environ.items()
@@ -235,8 +224,8 @@ def main() -> None:
                      lambda: database_bytes(pg_url) + folder_bytes(tmp / "chroma-server"))):
                 for q in qs[:5]:
                     engine.ask(q)
-                s50, s95 = timed(lambda q, e=engine: e.search(q, k=10), qs)
-                a50, a95 = timed(engine.ask, qs)
+                s50, s95 = p50_p95(lambda q, e=engine: e.search(q, k=10), qs)
+                a50, a95 = p50_p95(engine.ask, qs)
                 n = engine.store.passage_count()
                 if label == "SQLite":
                     engine.close()  # the embedded store serves one process: the probe's turn

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import bbc_as_articles_jsonl, fresh_engine, need, read_jsonl
+from _common import bbc_as_articles_jsonl, fresh_engine, need, p50_p95, read_jsonl
 
 from index.models import ArticleRow
 
@@ -71,13 +70,7 @@ def measure(engine, qs: list[str]) -> dict[str, tuple[float, float]]:
         engine.ask(q)
     out = {}
     for name, fn in (("search", lambda q: engine.search(q, k=10)), ("ask", engine.ask)):
-        times = []
-        for q in qs:
-            t0 = time.perf_counter()
-            fn(q)
-            times.append(1000 * (time.perf_counter() - t0))
-        times.sort()
-        out[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+        out[name] = p50_p95(fn, qs)
     return out
 
 

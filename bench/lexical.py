@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from _common import fresh_engine
+from _common import fresh_engine, p50_p95
 
 
 def main() -> None:
@@ -70,18 +68,9 @@ def latency(big_dir, caps, sample) -> None:
     print(f"{'words OR-ed':12}{'lexical query':>22}{'search':>22}")
     for cap in caps:
         big.config = dataclasses.replace(big.config, lexical_terms=cap)
-        lex, srch = [], []
-        for q in qs:
-            t0 = time.perf_counter()
-            big.store.lexical(q, 50, max_terms=cap)
-            lex.append(1000 * (time.perf_counter() - t0))
-            t0 = time.perf_counter()
-            big.search(q, k=10)
-            srch.append(1000 * (time.perf_counter() - t0))
-        cells = []
-        for times in (lex, srch):
-            times.sort()
-            cells.append(f"{statistics.median(times):.1f} / {times[int(0.95 * (len(times) - 1))]:.1f}")
+        cells = [f"{a:.1f} / {b:.1f}" for a, b in (
+            p50_p95(lambda q, c=cap: big.store.lexical(q, 50, max_terms=c), qs),
+            p50_p95(lambda q: big.search(q, k=10), qs))]
         print(f"{cap or 'all'!s:12}{cells[0]:>22}{cells[1]:>22}", flush=True)
     big.close()
 

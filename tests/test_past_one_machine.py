@@ -21,21 +21,11 @@ from index.errors import IndexUnavailable
 from tests.conftest import DEMO, ROOT, bot_online, make_engine
 from tests.discord_standin import DiscordStandIn
 from tests.servers import ChromaServer, free_port
+from tests.test_servers_e2e import LEDGER
 
 pytestmark = pytest.mark.slow
 
 GOAL = "Who scored the winning goal in the Coastal Cup final?"
-LEDGER = """<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>Lanternfield Ledger</title>
-<link>https://ledger.example/</link><description>Lanternfield's local news</description>
-<item><title>Lanternfield library opens a night reading room</title>
-<link>https://ledger.example/2020/03/library-night-room</link>
-<pubDate>Sun, 01 Mar 2020 09:00:00 GMT</pubDate>
-<description>The Lanternfield public library opened a night reading room on Sunday. The room
-stays open until 2 a.m. on weekdays, the head librarian, Maren Holt, said. The town council
-paid 85,000 pounds for new lighting and heating in the old reading hall.</description></item>
-</channel></rss>
-"""
 
 
 @pytest.fixture
