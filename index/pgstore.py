@@ -156,6 +156,8 @@ class PgStore(Store):
     """`Store` on PostgreSQL (`NEWSBOT_DATABASE_URL`); `data_dir` holds only what is local to one
     process (an embedded Chroma, if no Chroma server is set)."""
 
+    counts_terms = False  # its lexical query ORs every word (`ts_rank`, no BM25 statistics)
+
     def __init__(self, url: str, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -251,6 +253,10 @@ class PgStore(Store):
             "SELECT numnode(q) = 0 OR EXISTS (SELECT 1 FROM passages p WHERE p.tsv @@ q"
             f"{where}) FROM plainto_tsquery('english', ?) q", [*args, name])
         return bool(row[0][0])
+
+    def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
+        raise NotImplementedError("lexical_terms (the rarest words only) is measured on the "
+                                  "SQLite store only")
 
     def lexical_scores(self, question: str, passage_ids: Sequence[str],
                        max_terms: int | None = None) -> dict[str, float]:

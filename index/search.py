@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -13,6 +15,7 @@ from index.models import Filters, Hit
 from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.store import Store, ts
+from index.text import content_terms, tokens
 from index.timewin import TimeWindow, time_window
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -86,10 +89,13 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         if missing_dense and qv is not None:
             for pid, vec in store.vectors(missing_dense).items():
                 dense[pid] = float(np.dot(vec, qv))
-        missing_lex = [i for i in ids if i not in lexical]
-        if missing_lex:
-            lexical.update(store.lexical_scores(question, missing_lex,
-                                                max_terms=config.lexical_terms))
+        if config.lexical_terms is not None and store.counts_terms:
+            # the rare words found candidates; every candidate is scored by the whole question
+            lexical = bm25(store, question, {i: passages[i].text for i in ids})
+        else:
+            missing_lex = [i for i in ids if i not in lexical]
+            if missing_lex:
+                lexical.update(store.lexical_scores(question, missing_lex))
     top_lex = max(lexical.values(), default=0.0) or 1.0
     articles = store.get_articles(p.article_id for p in passages.values())
     boost = config.recency_weight if recency else 0.0
@@ -130,6 +136,27 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         hits = rerank(hits, question, ranker, config.search_rerank_weight,
                       config.search_rerank_depth)
     return hits[:k]
+
+
+def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
+         b: float = 0.75) -> dict[str, float]:
+    """BM25 of some passages under the question's content words, as FTS5 would give it, with
+    the index's statistics (`Store.term_stats`) and the passages' own words (porter stems)."""
+    from index.store import porter
+
+    terms = list(dict.fromkeys(porter(t) for t in content_terms(question)))
+    n, mean, df = store.term_stats(terms)
+    idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}
+    out: dict[str, float] = {}
+    for pid, text in texts.items():
+        words = [porter(w) for w in tokens(text)]
+        counts = Counter(words)
+        norm = k1 * (1 - b + b * len(words) / mean)
+        score = sum(w * counts[t] * (k1 + 1) / (counts[t] + norm) for t, w in idf.items()
+                    if counts[t])
+        if score > 0:
+            out[pid] = score
+    return out
 
 
 def rerank(hits: list[Hit], question: str, ranker: SentenceRanker, weight: float,

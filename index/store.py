@@ -124,7 +124,7 @@ def norm_hash(text: str) -> str:
     return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
-def _porter(word: str) -> str:
+def porter(word: str) -> str:
     """A word as FTS5's porter tokenizer stores it (the original Porter algorithm)."""
     global _STEMMER
     if _STEMMER is None:
@@ -145,11 +145,15 @@ def fts_query(question: str) -> str | None:
 
 
 class Store:
+    # whether `term_stats` serves BM25 outside the full-text index (`search.bm25`)
+    counts_terms = True
+
     def __init__(self, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._writer = filelock.FileLock(self.data_dir / "index.lock")
+        self._mean_words: tuple[int, float] | None = None  # (at passage count, mean words)
         self.db = sqlite3.connect(
             self.data_dir / "newsbot.sqlite3", check_same_thread=False, timeout=30,
             isolation_level=None,
@@ -649,13 +653,29 @@ class Store:
         terms = content_terms(question)
         if max_terms is None or len(terms) <= max_terms:
             return fts_query(question)
-        stems = {t: _porter(t) for t in terms}
+        stems = {t: porter(t) for t in terms}
         unique = list(dict.fromkeys(stems.values()))
         df = {r[0]: int(r[1]) for r in self._q(
             f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
             f"({','.join('?' * len(unique))})", unique)}
         kept = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
         return " OR ".join(f'"{t}"' for t in kept[:max_terms]) or None
+
+    def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
+        """For BM25 outside FTS5: the passage count, the mean passage length in words (measured
+        once per process) and each stem's passage count."""
+        n = self.passage_count()
+        at, mean = self._mean_words or (0, 1.0)
+        if not 0.8 * at <= n <= 1.25 * at:  # measured again when the index grew or shrank
+            row = self._q("SELECT AVG(LENGTH(text) - LENGTH(REPLACE(text, ' ', '')) + 1) "
+                          "FROM passages")[0][0]
+            at, mean = n, float(row or 1.0)
+            self._mean_words = (at, mean)
+        unique = list(dict.fromkeys(stems))
+        df = {r[0]: int(r[1]) for r in self._q(
+            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
+            f"({','.join('?' * len(unique))})", unique)} if unique else {}
+        return n, mean, df
 
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
