@@ -18,6 +18,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 BUNDLED = Path(__file__).resolve().parent / "ranker_model"
+BATCH = 64  # pairs per ONNX run: bounds memory; questions rarely have more candidates
 
 
 class SentenceRanker(Protocol):
@@ -67,6 +68,14 @@ class Ranker:
         self.name = path.name
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Scores in batches of at most BATCH pairs: one batch of every sentence of long
+        articles grew a process by a gigabyte (ONNX Runtime keeps its largest buffers)."""
+        if len(pairs) > BATCH:
+            return np.concatenate([self._score(pairs[i:i + BATCH])
+                                   for i in range(0, len(pairs), BATCH)])
+        return self._score(pairs)
+
+    def _score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         with self._lock:
