@@ -230,6 +230,7 @@ class PgStore(Store):
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
                 max_terms: int | None = None) -> list[tuple[str, float]]:
+        """Every content word OR-ed, whatever `max_terms` says (no per-word counts here)."""
         q = _or_query(question)
         if q is None:
             return []
@@ -258,8 +259,7 @@ class PgStore(Store):
         raise NotImplementedError("lexical_terms (the rarest words only) is measured on the "
                                   "SQLite store only")
 
-    def lexical_scores(self, question: str, passage_ids: Sequence[str],
-                       max_terms: int | None = None) -> dict[str, float]:
+    def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
         q = _or_query(question)
         if q is None or not passage_ids:
             return {}

@@ -718,9 +718,8 @@ class Store:
         except sqlite3.OperationalError:
             return True
 
-    def lexical_scores(self, question: str, passage_ids: Sequence[str],
-                       max_terms: int | None = None) -> dict[str, float]:
-        q = self.fts_query(question, max_terms)
+    def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
+        q = fts_query(question)
         if q is None or not passage_ids:
             return {}
         marks = ",".join("?" * len(passage_ids))
