@@ -14,7 +14,7 @@ from index.embed import Embedder
 from index.models import Filters, Hit
 from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
-from index.store import Store, ts
+from index.store import Store, porter, ts
 from index.text import content_terms, tokens
 from index.timewin import TimeWindow, time_window
 
@@ -142,8 +142,6 @@ def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
          b: float = 0.75) -> dict[str, float]:
     """BM25 of some passages under the question's content words, as FTS5 would give it, with
     the index's statistics (`Store.term_stats`) and the passages' own words (porter stems)."""
-    from index.store import porter
-
     terms = list(dict.fromkeys(porter(t) for t in content_terms(question)))
     n, mean, df = store.term_stats(terms)
     idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}

@@ -654,16 +654,13 @@ class Store:
         if max_terms is None or len(terms) <= max_terms:
             return fts_query(question)
         stems = {t: porter(t) for t in terms}
-        unique = list(dict.fromkeys(stems.values()))
-        df = {r[0]: int(r[1]) for r in self._q(
-            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
-            f"({','.join('?' * len(unique))})", unique)}
+        df = self._doc_counts(stems.values())
         kept = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
         return " OR ".join(f'"{t}"' for t in kept[:max_terms]) or None
 
     def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
         """For BM25 outside FTS5: the passage count, the mean passage length in words (measured
-        once per process) and each stem's passage count."""
+        again when the index has grown or shrunk by a fifth) and each stem's passage count."""
         n = self.passage_count()
         at, mean = self._mean_words or (0, 1.0)
         if not 0.8 * at <= n <= 1.25 * at:  # measured again when the index grew or shrank
@@ -671,11 +668,16 @@ class Store:
                           "FROM passages")[0][0]
             at, mean = n, float(row or 1.0)
             self._mean_words = (at, mean)
+        return n, mean, self._doc_counts(stems)
+
+    def _doc_counts(self, stems: Iterable[str]) -> dict[str, int]:
+        """How many passages hold each stem (FTS5's vocabulary); stems none holds are absent."""
         unique = list(dict.fromkeys(stems))
-        df = {r[0]: int(r[1]) for r in self._q(
+        if not unique:
+            return {}
+        return {r[0]: int(r[1]) for r in self._q(
             f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
-            f"({','.join('?' * len(unique))})", unique)} if unique else {}
-        return n, mean, df
+            f"({','.join('?' * len(unique))})", unique)}
 
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),

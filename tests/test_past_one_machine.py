@@ -21,7 +21,7 @@ from index.errors import IndexUnavailable
 from tests.conftest import DEMO, ROOT, bot_online, make_engine
 from tests.discord_standin import DiscordStandIn
 from tests.servers import ChromaServer, free_port
-from tests.test_servers_e2e import LEDGER
+from tests.test_servers_e2e import LEDGER, _text
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,6 @@ def chroma(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-def _text(rec) -> str:
-    return (rec.get("content") or "") + " ".join(
-        e.get("description", "") + " ".join(f["name"] + f["value"] for f in e.get("fields", []))
-        for e in rec.get("embeds", []))
 
 
 async def _ask(standin, question: str, guild: int | None = None, user: str = "regular"):
