@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -156,7 +157,8 @@ class PgStore(Store):
     """`Store` on PostgreSQL (`NEWSBOT_DATABASE_URL`); `data_dir` holds only what is local to one
     process (an embedded Chroma, if no Chroma server is set)."""
 
-    counts_terms = False  # its lexical query ORs every word (`ts_rank`, no BM25 statistics)
+    counts_terms = False  # no BM25 statistics: candidates are scored again by `ts_rank`
+    STATS_TTL = 300.0  # seconds between reads of the planner's lexeme frequencies
 
     def __init__(self, url: str, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
@@ -167,6 +169,7 @@ class PgStore(Store):
         self.db = self._pg  # type: ignore[assignment]  # the SQL of `Store` runs on it as is
         self._writer_conn = _Connection(url, self.label)
         self._writers_here = threading.Lock()
+        self._common: tuple[float, dict[str, float]] | None = None  # (read at, lexeme: share)
         self._migrate()
         self._open_vectors(chroma_client)
 
@@ -230,8 +233,9 @@ class PgStore(Store):
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
                 max_terms: int | None = None) -> list[tuple[str, float]]:
-        """Every content word OR-ed, whatever `max_terms` says (no per-word counts here)."""
-        q = _or_query(question)
+        """(passage id, `ts_rank`, higher is better) for the top k passages, found by the
+        question's content words OR-ed (with `max_terms`, the rarest of them: `fts_query`)."""
+        q = self.fts_query(question, max_terms)
         if q is None:
             return []
         scope, args = _scope_sql("a", since, until, sources)
@@ -242,6 +246,41 @@ class PgStore(Store):
             f"CROSS JOIN to_tsquery('english', ?) q WHERE p.tsv @@ q{where} "
             "ORDER BY s DESC LIMIT ?", [q, *args, k])
         return [(r[0], float(r[1])) for r in rows]
+
+    def fts_query(self, question: str, max_terms: int | None = None) -> str | None:
+        """The `to_tsquery` string for a question: its content words OR-ed (the SQLite store's
+        FTS5 query in PostgreSQL's syntax); with `max_terms`, only that many, the rarest, and
+        none the index lacks. How common each word is comes from the planner's statistics
+        (`pg_stats.most_common_elems` of the `tsvector` column, kept by ANALYZE): a word not
+        among them is rarer than every word that is. Before the first ANALYZE, every word."""
+        terms = list(dict.fromkeys(
+            t for t in (re.sub(r"\W", "", w) for w in content_terms(question)) if t))
+        common = self._common_lexemes() if max_terms is not None else {}
+        if max_terms is None or len(terms) <= max_terms or not common:
+            return " | ".join(terms) or None
+        lexeme = {r[0]: r[1].strip("'") for r in self._q(
+            "SELECT w, strip(to_tsvector('english', w))::text FROM unnest(?::text[]) AS w",
+            [terms]) if r[1]}
+        rare = [t for t in terms if t in lexeme and lexeme[t] not in common]
+        held = {r[0] for r in self._q(  # a rare word may be in no passage at all
+            "SELECT w FROM unnest(?::text[]) AS w WHERE EXISTS (SELECT 1 FROM passages p "
+            "WHERE p.tsv @@ to_tsquery('english', w))", [rare])} if rare else set()
+        kept = sorted((t for t in lexeme if t in held or lexeme[t] in common),
+                      key=lambda t: common.get(lexeme[t], 0.0))
+        return " | ".join(kept[:max_terms]) or None
+
+    def _common_lexemes(self) -> dict[str, float]:
+        """The share of passages holding each of the most common lexemes (read again every
+        `STATS_TTL` seconds); empty before PostgreSQL has analysed the table."""
+        now = time.monotonic()
+        if self._common is None or now - self._common[0] > self.STATS_TTL:
+            rows = self._q(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'passages' "
+                "AND attname = 'tsv'")
+            elems, freqs = (rows[0][0], rows[0][1]) if rows else (None, None)
+            self._common = (now, dict(zip(elems or [], freqs or [], strict=False)))
+        return self._common[1]
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:
         if not tokens(name):
@@ -260,7 +299,7 @@ class PgStore(Store):
                                   "SQLite store only")
 
     def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
-        q = _or_query(question)
+        q = self.fts_query(question)
         if q is None or not passage_ids:
             return {}
         marks = ",".join("?" * len(passage_ids))
@@ -269,10 +308,3 @@ class PgStore(Store):
             f"CROSS JOIN to_tsquery('english', ?) q WHERE p.tsv @@ q AND p.id IN ({marks})",
             [q, *passage_ids])
         return {r[0]: float(r[1]) for r in rows}
-
-
-def _or_query(question: str) -> str | None:
-    """The question's content words OR-ed, as a `to_tsquery` string (the SQLite store's FTS5
-    query, in PostgreSQL's syntax)."""
-    terms = [t for t in (re.sub(r"\W", "", w) for w in content_terms(question)) if t]
-    return " | ".join(dict.fromkeys(terms)) or None

@@ -89,9 +89,10 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         if missing_dense and qv is not None:
             for pid, vec in store.vectors(missing_dense).items():
                 dense[pid] = float(np.dot(vec, qv))
-        if config.lexical_terms is not None and store.counts_terms:
+        if config.lexical_terms is not None:
             # the rare words found candidates; every candidate is scored by the whole question
-            lexical = bm25(store, question, {i: passages[i].text for i in ids})
+            lexical = (bm25(store, question, {i: passages[i].text for i in ids})
+                       if store.counts_terms else store.lexical_scores(question, ids))
         else:
             missing_lex = [i for i in ids if i not in lexical]
             if missing_lex:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -129,3 +130,33 @@ def test_a_chroma_that_lost_its_vectors_is_repaired_from_sqlite(fake_engine):
     fake_engine.reconcile()
     assert store.all_vector_ids() == want
     assert fake_engine.embedder.texts_encoded == before  # restored without the model
+
+
+def test_lexical_search_asks_for_the_rarest_words_the_index_holds(fake_engine, tmp_path,
+                                                                  store_backend):
+    """With a cap on its words, the full-text query keeps the rarest words of the question that
+    some passage holds: a common word would make it read and rank much of the index."""
+    src = tmp_path / "c.jsonl"
+    arts = [{"id": f"c{i}", "title": f"Council budget {i}",
+             "text": f"The council will open its budget talks on day {i}."} for i in range(40)]
+    arts += [{"id": f"t{i}", "title": "Tram works", "text": f"The tram depot number {i} is "
+              "being rebuilt by the council."} for i in range(3)]
+    arts.append({"id": "h", "title": "Harbour tram", "text": "A tram line will reach the "
+                 "harbour next spring."})
+    _write(src, arts)
+    fake_engine.add_source(str(src), "local")
+    store = fake_engine.store
+    if store_backend == "postgres":
+        store.db.execute("ANALYZE passages")  # what autovacuum does as the table grows
+        store._common = None
+    question = "Will the council open the tram to the harbour or the zeppelin?"
+    assert _words(store.fts_query(question, max_terms=2)) == {"tram", "harbour"}  # not the
+    # common words; not a word no passage holds
+    assert {"council", "open", "zeppelin"} <= _words(store.fts_query(question))
+    best = store.lexical(question, 3, max_terms=2)[0][0]
+    assert store.get_passages([best])[best].article_id == "h"  # it holds both rare words
+
+
+def _words(query: str | None) -> set[str]:
+    """The words of a full-text query (FTS5's or PostgreSQL's), without its operators."""
+    return set(re.findall(r"\w+", query or "")) - {"OR"}
