@@ -28,7 +28,7 @@ import numpy as np
 from _common import DATA, fresh_engine, need, read_jsonl
 from realtimeqa import OFF_TOPIC, build, load, verbatim_items
 
-from index.answer import candidates, score_candidates
+from index.answer import candidates, score_candidates, shortlist
 from index.models import Filters
 from index.passages import sentence_spans
 from index.ranker import sentence_contexts
@@ -154,19 +154,21 @@ def calibrate(engine, questions) -> None:
     print(f"tuning on {len(items)} RealTime QA items dated 2023")
     qvs = engine.embedder.encode([q for q, _, _ in items])
     runs = []
+    every = dataclasses.replace(engine.config, ranker_shortlist=None)  # the ranker reads all
     for (q, golds, when), qv in zip(items, qvs, strict=True):
         hits = search(engine.store, engine.embedder, q, k=engine.config.passages_read,
                       config=engine.config, now=when, window=time_window(q, when),
                       filters=Filters(), query_vector=qv)
         cands = candidates(hits)
         if cands:
-            score_candidates(cands, q, qv, engine.ranker, engine.embedder, hits, engine.config)
-        runs.append((golds, hits, cands))
+            score_candidates(cands, q, qv, engine.ranker, engine.embedder, hits, every)
+        runs.append((q, golds, hits, cands))
+    shortlist_table(engine.config, runs)
     print("retrieval_weight  first quote holds the answer")
     best_w, best = 0.0, -1.0
     for w in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
         hit = 0
-        for golds, hits, cands in runs:
+        for _, golds, hits, cands in runs:
             if not cands:
                 continue
             art = {}
@@ -178,7 +180,7 @@ def calibrate(engine, questions) -> None:
         print(f"  {w:<15} {share:.3f}")
         if share > best:
             best_w, best = w, share
-    answerable = np.array([max((c.ranker for c in cands), default=0.0) for _, _, cands in runs])
+    answerable = np.array([max((c.ranker for c in cands), default=0.0) for _, _, _, cands in runs])
     cal = squad_v2_scores(engine.ranker, "calibration", 6000)
     un = np.array([s for s, ok in cal if not ok])
     ok = np.array([s for s, ok in cal if ok])
@@ -195,6 +197,35 @@ def calibrate(engine, questions) -> None:
     print(f"\nchosen: retrieval_weight={best_w}, min_answer_score={best_t:.2f} "
           "(the largest unanswerable-minus-answerable abstention on the SQuAD 2.0 calibration "
           "half with at most 0.15 of its answerable and 0.08 of RealTime QA 2023 abstained)")
+
+
+def shortlist_table(config, runs) -> None:
+    """How many candidates the ranker must read (answer.shortlist): the first quote and the
+    abstentions with the ranker reading only a short list, against reading every candidate."""
+    t, w = config.min_answer_score, config.retrieval_weight
+    print(f"mean candidates a question: {np.mean([len(c) for *_, c in runs]):.1f}")
+    print("shortlist  neighbour  first quote holds the answer  wrongly abstained  "
+          "sentences read")
+    for n in (4, 6, 8, 12, 16, None):
+        for nb in (0.0, 0.5, 1.0):
+            cfg = dataclasses.replace(config, ranker_shortlist=n, shortlist_neighbour=nb)
+            hit = abst = read = 0
+            for q, golds, hits, cands in runs:
+                if not cands:
+                    abst += 1
+                    continue
+                art: dict[str, float] = {}
+                for h in hits:
+                    art[h.article.id] = max(art.get(h.article.id, h.score), h.score)
+                kept = shortlist(cands, q, art, cfg)
+                read += len(kept)
+                top = max(kept, key=lambda c: c.ranker + w * art[c.hit.article.id])
+                abst += max(c.ranker for c in kept) < t
+                hit += any(g in top.text for g in golds)
+            print(f"  {n!s:8} {nb:9}  {hit / len(runs):.3f}                         "
+                  f"{abst / len(runs):.3f}              {read / len(runs):.1f}")
+            if n is None:
+                break
 
 
 def main() -> None:

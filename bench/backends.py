@@ -88,6 +88,11 @@ def copy_index(src, dst, batch: int = 500) -> None:
                                 titles, vectors)
 
 
+def analyze(store) -> None:
+    """What autovacuum does after a bulk load (the lexical query reads its word frequencies)."""
+    store.db.execute("ANALYZE")
+
+
 def servers(args, tmp: Path):
     """(database URL, Chroma port, stop function), starting what was not given."""
     stops = []
@@ -152,6 +157,7 @@ def retrieval_table(url: str, port: int, tmp: Path) -> None:
                       chroma={"host": "127.0.0.1", "port": port})
     t0 = time.perf_counter()
     copy_index(lite.store, pg.store)
+    analyze(pg.store)
     print(f"copied into PostgreSQL + the Chroma server in {time.perf_counter() - t0:.0f}s")
     qvecs = lite.embedder.encode([q for q, _, _ in questions])
     print("\ncontent only, article level           Hits@1  Hits@5  Hits@10  MRR@10")
@@ -172,6 +178,7 @@ def main() -> None:
     ap.add_argument("--database-url", help="a PostgreSQL server to use (a database is created)")
     ap.add_argument("--chroma", type=int, help="the port of a Chroma server on 127.0.0.1")
     ap.add_argument("--skip-retrieval", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true", help="the retrieval table only")
     ap.add_argument("--work", help="keep the indexes in this folder")
     ap.add_argument("--prepare", action="store_true",
                     help="only build and grow the SQLite index in --work (for a later run)")
@@ -195,6 +202,8 @@ def main() -> None:
     try:
         if not args.skip_retrieval:
             retrieval_table(url, port, tmp)
+        if args.skip_latency:
+            return
         sys.path.insert(0, str(Path(__file__).parent))
         from latency import questions, replicate
 
@@ -214,7 +223,11 @@ def main() -> None:
               "cold open+ask s  process peak RSS MB")
         for target in (int(x) for x in args.sizes.split(",")):
             replicate(lite, target)
+            t0 = time.perf_counter()
             copy_index(lite.store, pg.store)
+            analyze(pg.store)
+            print(f"(copied into PostgreSQL + the Chroma server in "
+                  f"{time.perf_counter() - t0:.0f}s)", flush=True)
             for label, engine, env, size in (
                     ("SQLite", lite, {"NEWSBOT_DATA_DIR": str(lite_dir)},
                      lambda: folder_bytes(lite_dir)),

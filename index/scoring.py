@@ -44,6 +44,12 @@ class ScoringConfig:
     # one passage each; the demo and BBC articles run to two to five)
     whole_articles: int = 2
     max_quotes: int = 3
+    # the ranker reads at most this many candidates (None: all), the most promising by their
+    # article's retrieval score and the question's words they or the sentence before them hold
+    # (answer.shortlist); it costs a few milliseconds a sentence, and long articles give 60 to
+    # 100 candidates. Chosen with bench/answers.py --calibrate.
+    ranker_shortlist: int | None = None
+    shortlist_neighbour: float = 0.5
     # The ranker's score (a probability from BCE training) below which no sentence answers:
     # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py
     # --calibrate at the commit that shipped the model; docs/BENCHMARKS.md), reported on the

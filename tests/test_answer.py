@@ -143,3 +143,49 @@ def test_verify_quote_normalises_only_space_and_quote_marks():
 def test_key_names():
     assert key_names("Who led the delegations at the Ankara talks?") == ["Ankara"]
     assert key_names("What did Erdogan ask Putin in 2020?") == ["Erdogan", "Putin", "2020"]
+
+
+class _Recorder:
+    """A stand-in ranker: sure of sentences holding `answer`, and records what it reads."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.read: list[str] = []
+
+    def score(self, question, sentences, contexts=None):
+        import numpy as np
+
+        self.read += sentences
+        return np.array([0.9 if self.answer in s else 0.1 for s in sentences], dtype=np.float32)
+
+
+TALKS = ("Weather in the capital was mild all week long. Markets in Istanbul closed higher on "
+         "the day. Ankara hosted three-hour negotiations on Idlib on Monday afternoon. The "
+         "delegations included diplomats, soldiers and intelligence officers. Football fans "
+         "gathered downtown after the match.")
+
+
+def test_the_ranker_reads_a_short_list_with_the_sentence_after_the_subject(fake_engine,
+                                                                         tmp_path):
+    """A long article gives the ranker dozens of sentences at a few milliseconds each: it reads
+    only the most promising, and the sentence after the one naming the subject is among them
+    (here it answers without repeating the question's words)."""
+    from dataclasses import replace
+
+    from index.answer import answer
+
+    src = tmp_path / "talks.jsonl"
+    src.write_text(json.dumps({"id": "talks", "title": "Talks in Ankara", "text": TALKS}) + "\n")
+    fake_engine.add_source(str(src), "local")
+    ranker = _Recorder("delegations included")
+    config = replace(fake_engine.config, ranker_shortlist=2, min_answer_score=0.5)
+    a = answer(fake_engine.store, fake_engine.embedder, ranker,
+               "Who took part in the Ankara negotiations on Idlib?", config=config)
+    assert a.quotes and a.quotes[0].text.startswith("The delegations included")
+    assert len(ranker.read) == 2 and ranker.read[0].startswith("Ankara hosted")
+    # reading every sentence, the same answer
+    everything = _Recorder("delegations included")
+    b = answer(fake_engine.store, fake_engine.embedder, everything,
+               "Who took part in the Ankara negotiations on Idlib?",
+               config=replace(config, ranker_shortlist=None))
+    assert b.quotes[0].text == a.quotes[0].text and len(everything.read) == 5
