@@ -46,9 +46,14 @@ class ScoringConfig:
     max_quotes: int = 3
     # the ranker reads at most this many candidates (None: all), the most promising by their
     # article's retrieval score and the question's words they or the sentence before them hold
-    # (answer.shortlist); it costs a few milliseconds a sentence, and long articles give 60 to
-    # 100 candidates. Chosen with bench/answers.py --calibrate.
-    ranker_shortlist: int | None = None
+    # (answer.shortlist); it costs a few milliseconds a sentence, and long articles give 40 to
+    # 100 candidates. bench/shortlist.py, news-length articles from SQuAD 2.0 dev, calibration
+    # half (58 candidates a question): the smallest list whose answerable questions' best score
+    # falls under min_answer_score at most 3 points more often than reading every candidate,
+    # with a first quote as good: 6 (first quote holds an answer 0.770 against 0.763; best
+    # under the threshold 0.147 against 0.117; 4 gave 0.783 and 0.157). The neighbour's share
+    # ties at 0 and 0.5 there and helps at 4.
+    ranker_shortlist: int | None = 6
     shortlist_neighbour: float = 0.5
     # The ranker's score (a probability from BCE training) below which no sentence answers:
     # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py
