@@ -57,7 +57,8 @@ def replicate(engine, target: int) -> None:
                 own = store.passages_of_article(a.id)
                 vecs = store.vectors([p.id for p in own])
                 for p in own:
-                    q = type(p)(f"{p.id}c{c}", aid, p.position, p.start, p.end, p.text)
+                    q = type(p)(f"{p.id}c{c}", aid, p.position, p.start, p.end, p.text,
+                                p.sentences)
                     v = vecs[p.id] + rng.normal(0, 0.02, vecs[p.id].shape).astype(np.float32)
                     vectors[q.id] = v / np.linalg.norm(v)
                     passages.append(q)

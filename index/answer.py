@@ -202,7 +202,7 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     for h in hits:
         p = h.passage
-        spans = sentence_spans(p.text)
+        spans = p.sentences or sentence_spans(p.text)  # found at index time, if stored
         contexts = sentence_contexts([p.text[s:e] for s, e in spans], h.article.title)
         for (s, e), context in zip(spans, contexts, strict=True):
             if len(p.text[s:e].split()) < 4:

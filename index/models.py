@@ -34,6 +34,9 @@ class Passage:
     start: int
     end: int
     text: str
+    # its sentences' (start, end) in `text`, found once at index time; empty: not stored (a
+    # passage indexed before they were), so readers split the text themselves
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass

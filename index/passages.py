@@ -97,20 +97,22 @@ def split_passages(
     for start, end in pieces:
         n = len(text[start:end].split())
         if cur and cur_words + n > max_words:
-            passages.append(_make(article_id, text, len(passages), cur[0][0], cur[-1][1], salt))
+            passages.append(_make(article_id, text, len(passages), cur, salt))
             cur, cur_words = [], 0
         cur.append((start, end))
         cur_words += n
     if cur:
-        passages.append(_make(article_id, text, len(passages), cur[0][0], cur[-1][1], salt))
+        passages.append(_make(article_id, text, len(passages), cur, salt))
     return passages
 
 
 def _make(
-    article_id: str, text: str, position: int, start: int, end: int, salt: str
+    article_id: str, text: str, position: int, pieces: list[tuple[int, int]], salt: str
 ) -> Passage:
+    start, end = pieces[0][0], pieces[-1][1]
     body = text[start:end]
     digest = hashlib.sha1(f"{article_id}\0{position}\0{salt}\0{body}".encode()).hexdigest()[:20]
     return Passage(
-        id=f"p_{digest}", article_id=article_id, position=position, start=start, end=end, text=body
+        id=f"p_{digest}", article_id=article_id, position=position, start=start, end=end,
+        text=body, sentences=tuple((s - start, e - start) for s, e in pieces),
     )

@@ -26,10 +26,13 @@ from index.text import content_terms, tokens
 
 log = logging.getLogger(__name__)
 
-PG_SCHEMA_VERSION = 1
+PG_SCHEMA_VERSION = 2
 # The statements that take the PostgreSQL schema from version N-1 to N, applied at start-up in
 # one transaction by the first process to open the database.
-PG_MIGRATIONS: dict[int, list[str]] = {}
+PG_MIGRATIONS: dict[int, list[str]] = {
+    # 2: each passage's sentence offsets, found at index time (answers read them)
+    2: ["ALTER TABLE passages ADD COLUMN sentences TEXT"],
+}
 PG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources(
     name TEXT PRIMARY KEY, location TEXT NOT NULL, kind TEXT NOT NULL,
@@ -56,7 +59,7 @@ CREATE INDEX IF NOT EXISTS article_sources_article ON article_sources(article_id
 CREATE TABLE IF NOT EXISTS passages(
     rid BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
     position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    title TEXT NOT NULL, text TEXT NOT NULL, vector BYTEA NOT NULL,
+    title TEXT NOT NULL, text TEXT NOT NULL, vector BYTEA NOT NULL, sentences TEXT,
     tsv TSVECTOR GENERATED ALWAYS AS (
         setweight(to_tsvector('english', title), 'B') ||
         setweight(to_tsvector('english', text), 'A')) STORED);

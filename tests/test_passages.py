@@ -63,3 +63,21 @@ def test_no_sentence_starts_mid_sentence():
     assert sentences[0] == ("In its report, Is Online Community A Policy Tool?, the IPPR also "
                             "asks if ID cards could help.")
     assert all(s[0].isupper() or s[0] == '"' for s in sentences), sentences
+
+
+def test_passages_carry_their_sentence_offsets():
+    """Sentences are found once, at index time, and stored with each passage: answers read
+    them instead of splitting every candidate passage again for each question."""
+    import json
+
+    from index.passages import sentence_spans, split_passages
+    from tests.conftest import DEMO
+
+    n = 0
+    for line in (DEMO / "articles.jsonl").read_text().splitlines():
+        art = json.loads(line)
+        for p in split_passages(art["id"], art["text"], max_words=60):
+            assert p.sentences and p.sentences[0][0] == 0 and p.sentences[-1][1] == len(p.text)
+            assert list(p.sentences) == sentence_spans(p.text)  # as splitting it again gives
+            n += len(p.sentences)
+    assert n > 40

@@ -37,12 +37,16 @@ def test_a_schema_1_directory_upgrades_in_place_with_a_backup(tmp_path):
         assert engine.store.collection.count() == 16
         hit = engine.search("Schiphol flights Storm Ciara", k=1)[0]
         assert hit.article.id == "demo-storm-ciara-schiphol"
+        assert hit.passage.sentences == ()  # indexed before sentence offsets were stored
         # until the next indexing run, each older article is a story of its own
         assert len(engine.latest(n=10)) == 8
         extra = tmp_path / "extra.md"
         extra.write_text("# Saltmere ferry\n\nThe Saltmere ferry will run every hour.\n")
         engine.add_source(str(extra), "extra")  # the run gives every older article its story
         assert engine.store.articles_without_story() == []
+        ferry = engine.search("Saltmere ferry every hour", k=1)[0].passage
+        assert [ferry.text[s:e] for s, e in ferry.sentences][-1] == (
+            "The Saltmere ferry will run every hour.")
     finally:
         engine.close()
     again = make_engine(data, FakeEmbedder())  # a second start finds nothing to do
@@ -74,14 +78,13 @@ def test_a_date_in_the_future_is_capped_and_kept(fake_engine, tmp_path):
     assert fake_engine.refresh("future")[0].unchanged == 2  # the cap is stable across reads
 
 
-def test_a_postgresql_schema_upgrades_in_place_and_a_newer_one_is_refused(tmp_path, pg_url,
-                                                                          monkeypatch):
-    """The PostgreSQL schema's versioned steps: version 1 is the first release of that backend,
-    so the step to a version 2 is one the test adds; what it checks is the machinery every later
-    step runs through (applied once, in one transaction, the data kept; a newer schema refused)."""
+def test_a_postgresql_schema_upgrades_in_place_and_a_newer_one_is_refused(tmp_path, pg_url):
+    """A database as the first PostgreSQL release wrote it (schema 1: passages without their
+    sentence offsets) is upgraded at start-up, its data kept and still answering; a newer
+    schema is refused."""
     import psycopg
 
-    from index import pgstore
+    from index.pgstore import PG_SCHEMA_VERSION
 
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"id": "a1", "title": "Tram line opens", "text": "The new tram "
@@ -90,17 +93,25 @@ def test_a_postgresql_schema_upgrades_in_place_and_a_newer_one_is_refused(tmp_pa
     engine = make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
     engine.add_source(str(src), "city")
     engine.close()
-    monkeypatch.setattr(pgstore, "PG_SCHEMA_VERSION", 2)
-    monkeypatch.setattr(pgstore, "PG_MIGRATIONS",
-                        {2: ["ALTER TABLE articles ADD COLUMN probe TEXT DEFAULT 'v2'"]})
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to what version 1 wrote
+        conn.execute("ALTER TABLE passages DROP COLUMN sentences")
+        conn.execute("UPDATE schema_version SET version = 1")
     engine = make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
     try:
-        assert engine.search("tram harbour university", k=1)[0].article.id == "a1"
+        hit = engine.search("tram harbour university", k=1)[0]
+        assert hit.article.id == "a1" and hit.passage.sentences == ()  # read without them
+        src.write_text(src.read_text() + json.dumps({
+            "id": "a2", "title": "Library hours", "text": "The library opens late. Staff "
+            "were hired for the evenings."}) + "\n")
+        engine.add_source(str(src), "city")
+        (p,) = engine.store.passages_of_article("a2")
+        assert [p.text[s:e] for s, e in p.sentences] == [
+            "The library opens late.", "Staff were hired for the evenings."]
     finally:
         engine.close()
-    with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
-        assert conn.execute("SELECT probe FROM articles").fetchall() == [("v2",)]
-    monkeypatch.setattr(pgstore, "PG_SCHEMA_VERSION", 1)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+            (PG_SCHEMA_VERSION,)]
+        conn.execute("UPDATE schema_version SET version = version + 1")
     with pytest.raises(ConfigError, match="newer newsbot"):
         make_engine(tmp_path / "data", FakeEmbedder(), database_url=pg_url)
