@@ -148,11 +148,14 @@ def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
     idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}
     out: dict[str, float] = {}
     for pid, text in texts.items():
-        words = [porter(w) for w in tokens(text)]
-        counts = Counter(words)
+        words = tokens(text)
+        counts: Counter[str] = Counter()
+        for word, c in Counter(words).items():  # each distinct word stemmed once
+            stem = porter(word)
+            if stem in idf:
+                counts[stem] += c
         norm = k1 * (1 - b + b * len(words) / mean)
-        score = sum(w * counts[t] * (k1 + 1) / (counts[t] + norm) for t, w in idf.items()
-                    if counts[t])
+        score = sum(idf[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
         if score > 0:
             out[pid] = score
     return out

@@ -313,16 +313,22 @@ async def test_daily_digest_posts_the_latest(env):
 
 async def test_an_answer_over_2000_characters_arrives_whole(env, tmp_path):
     standin, bot, _ = env
-    clause = ("the harbour commission reported that the new breakwater, built over four "
-              "winters with stone from the northern quarries, withstood the storm surge")
-    # three outlets report it at length: three long quotes, over 2,000 characters together
+    clauses = [
+        "the harbour commission reported that the new breakwater, built over four winters "
+        "with stone from the northern quarries, withstood the storm surge",
+        "engineers of the port authority found that the sea wall, raised in granite blocks "
+        "carried by barge from the island pits, held against waves of record height",
+        "the coastal survey office concluded that the outer mole, rebuilt with concrete armour "
+        "cast at the old shipyard, kept the inner basin calm through the gale"]
+    # three outlets report it at length, each in its own words (not copies of one report, which
+    # would confirm nothing): three long quotes, over 2,000 characters together
     articles = [
         {"id": f"long-report-{i}", "title": f"Breakwater report {i}",
-         "text": f"In section {i} of its report, " + ", and ".join([clause] * 9)
+         "text": f"In section {i} of its report, " + ", and ".join([clause] * 12)
                  + f", section {i} said.",
          "source": f"Harbour Gazette {i}", "published": "2020-02-19T10:00:00Z",
          "url": f"https://demo.newsbot.example/long/{i}"}
-        for i in range(1, 4)]
+        for i, clause in enumerate(clauses, 1)]
     # this test is about delivering a long answer, not about whether the ranker finds these
     # made-up clauses answering enough: no abstention bar here
     bot.engine.config = dataclasses.replace(bot.engine.config, min_answer_score=0.0,
