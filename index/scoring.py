@@ -47,24 +47,27 @@ class ScoringConfig:
     # the ranker reads at most this many candidates (None: all), the most promising by their
     # article's retrieval score and the question's words they or the sentence before them hold
     # (answer.shortlist); it costs a few milliseconds a sentence, and long articles give 40 to
-    # 100 candidates. bench/shortlist.py, news-length articles from SQuAD 2.0 dev, calibration
-    # half (58 candidates a question): the smallest list whose answerable questions' best score
-    # falls under min_answer_score at most 3 points more often than reading every candidate,
-    # with a first quote as good: 6 (first quote holds an answer 0.770 against 0.763; best
-    # under the threshold 0.147 against 0.117; 4 gave 0.783 and 0.157). The neighbour's share
-    # ties at 0 and 0.5 there and helps at 4.
+    # 100 candidates. bench/shortlist.py (news-length articles from SQuAD 2.0 dev), calibration
+    # half, 58 candidates a question: the smallest list whose answerable questions' best score
+    # falls under min_answer_score at most 3 points more often than with every candidate read,
+    # with a first quote as good: 6 (first quote holds an answer 0.780 against 0.773, best
+    # under the threshold 0.167 against 0.137; at 4, 0.790 and 0.173). The sentence before
+    # counts at 0 or 0.5 within one question of 300; 0.5 keeps the answer that follows the
+    # sentence naming the subject ("The delegations included ..."). Reported half: 0.707
+    # against 0.703, 0.110 against 0.087.
     ranker_shortlist: int | None = 6
     shortlist_neighbour: float = 0.5
-    # The ranker's score (a probability from BCE training) below which no sentence answers:
-    # calibrated on the SQuAD 2.0 dev calibration half and RealTime QA 2023 (bench/answers.py
-    # --calibrate at the commit that shipped the model; docs/BENCHMARKS.md), reported on the
-    # other halves.
-    min_answer_score: float = 0.55
-    # the sentence score is ranker + retrieval_weight * (its article's best passage score), so
-    # the ranker decides within an article and retrieval chooses between articles (RealTime QA
-    # 2023, bench/answers.py --calibrate: first quote holds the answer 0.622 at 0, 0.746 at
-    # 0.25, 0.798 at 1, 0.813 at 2, the largest weight tried then)
-    retrieval_weight: float = 2.0
+    # The ranker's score (a probability from BCE training) below which no sentence answers, and
+    # the sentence score: ranker + retrieval_weight * (its article's best passage score), so the
+    # ranker decides within an article and retrieval chooses between articles. Both chosen by
+    # bench/answers.py --calibrate on the SQuAD 2.0 dev calibration half and RealTime QA 2023,
+    # with the ranker scoring one pair a run (docs/BENCHMARKS.md), reported on the other
+    # halves: first quote holds the answer on RealTime QA 2023 0.637 at weight 0, 0.819 at 2,
+    # 0.830 at 4, 0.826 at 8; the threshold with the largest unanswerable-minus-answerable
+    # abstention on SQuAD 2.0 with at most 0.15 of its answerable and 0.08 of RealTime QA 2023
+    # abstained: 0.60.
+    min_answer_score: float = 0.60
+    retrieval_weight: float = 4.0
     # another quote must reach this share of the best quote's ranker score, and come from
     # another article (confirmation) or answer at least as surely as the first (another part)
     second_quote_ratio: float = 0.8
