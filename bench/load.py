@@ -1,12 +1,16 @@
 """Load through Discord: many people asking at once, answered by one `python -m bot` process.
 
     .venv/bin/python bench/load.py [--questions 48] [--concurrency 1 4 8]
+    .venv/bin/python bench/load.py --questions 500 --concurrency 50   # 50 users, 500 questions
 
 The bot runs as its own process against the tests' Discord stand-in on 127.0.0.1, on an index of
 the demo corpus (and the Sputnik article when ../shared/data has it). Each question is an /ask
 from its own user (so the per-user cooldown does not apply), sent as soon as a slot is free;
 latency runs from sending the interaction to the answer's embed arriving. For each level of
-concurrency: questions per second, and latency p50 / p95.
+concurrency: questions per second, the wall time, how many were answered, and latency p50 /
+p95. At the end: the gateway's warnings in the bot's log (discord.py's "heartbeat blocked" and
+"Can't keep up", which mean the event loop was blocked) and the bot process's peak resident
+memory (VmHWM).
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ async def level(standin: DiscordStandIn, n: int, concurrency: int,
             t0 = time.perf_counter()
             it = await standin.send_interaction("ask", {"question": QUESTIONS[i % len(QUESTIONS)]},
                                                 user=user)
-            await it.wait_for(lambda r: r.get("embeds"), timeout=300)
+            try:
+                await it.wait_for(lambda r: r.get("embeds"), timeout=300)
+            except TimeoutError:
+                return  # not answered: counted by its absence
             latencies.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -64,9 +71,11 @@ async def run(data: Path, n: int, levels: list[int]) -> None:
     env.update(NEWSBOT_DATA_DIR=str(data), PYTHONPATH=str(ROOT), DISCORD_TOKEN="bench-token",
                DISCORD_API_BASE=standin.api_base, DISCORD_GATEWAY_URL=standin.gateway_url,
                DEV_GUILD_ID=str(standin.guild_id), REFRESH_MINUTES="0")
+    log_path = data.parent / "bot.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (the bot process writes it until the end)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=data.parent, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        stdout=asyncio.subprocess.DEVNULL, stderr=log)
     users = itertools.count(900_000_000_000_000_000)
     try:
         await standin.wait_ready(timeout=120)
@@ -74,17 +83,25 @@ async def run(data: Path, n: int, levels: list[int]) -> None:
                                        timeout=60)
         await level(standin, len(QUESTIONS), 2, users)  # warm-up: models loaded, caches filled
         print(f"{n} questions a level, one bot process (2 cores)")
-        print("concurrent  questions/s  p50 ms  p95 ms")
+        print("concurrent  questions/s  wall s  answered  p50 ms  p95 ms")
         for c in levels:
             secs, lat = await level(standin, n, c, users)
             lat.sort()
-            p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
-            print(f"{c:10d}  {n / secs:11.2f}  {statistics.median(lat) * 1000:6.0f}  "
-                  f"{p95 * 1000:6.0f}")
+            p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan")
+            p50 = statistics.median(lat) if lat else float("nan")
+            print(f"{c:10d}  {n / secs:11.2f}  {secs:6.1f}  {len(lat):4d}/{n:<4d} "
+                  f"{p50 * 1000:6.0f}  {p95 * 1000:6.0f}", flush=True)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        hwm = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        print(f"bot process peak resident memory: {int(hwm.split()[1]) / 1024:.0f} MB")
     finally:
         proc.terminate()
         await proc.wait()
         await standin.stop()
+        log.close()
+    text = log_path.read_text(errors="replace")
+    blocked, behind = text.count("heartbeat blocked"), text.count("Can't keep up")
+    print(f"gateway warnings in the bot's log: {blocked} heartbeat blocked, {behind} can't keep up")
 
 
 def main() -> None:
