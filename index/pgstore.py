@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from index.errors import ConfigError, IndexUnavailable
-from index.store import Store, _held_by, _scope_sql
+from index.store import Store, _held_by, _scope_sql, _within
 from index.text import content_terms, tokens
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ class PgStore(Store):
         self._writer_conn = _Connection(url, self.label)
         self._writers_here = threading.Lock()
         self._common: tuple[float, dict[str, float]] | None = None  # (read at, lexeme: share)
+        self._rows = 0  # the planner's estimate of the passages, read with `_common`
         self._migrate()
         self._open_vectors(chroma_client)
 
@@ -235,10 +236,11 @@ class PgStore(Store):
     # -- lexical: PostgreSQL full-text search ----------------------------------------------------
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
-                max_terms: int | None = None) -> list[tuple[str, float]]:
+                max_terms: int | None = None,
+                max_postings: int | None = None) -> list[tuple[str, float]]:
         """(passage id, `ts_rank`, higher is better) for the top k passages, found by the
         question's content words OR-ed (with `max_terms`, the rarest of them: `fts_query`)."""
-        q = self.fts_query(question, max_terms)
+        q = self.fts_query(question, max_terms, max_postings)
         if q is None:
             return []
         scope, args = _scope_sql("a", since, until, sources)
@@ -250,16 +252,20 @@ class PgStore(Store):
             "ORDER BY s DESC LIMIT ?", [q, *args, k])
         return [(r[0], float(r[1])) for r in rows]
 
-    def fts_query(self, question: str, max_terms: int | None = None) -> str | None:
+    def fts_query(self, question: str, max_terms: int | None = None,
+                  max_postings: int | None = None) -> str | None:
         """The `to_tsquery` string for a question: its content words OR-ed (the SQLite store's
         FTS5 query in PostgreSQL's syntax); with `max_terms`, only that many, the rarest, and
-        none the index lacks. How common each word is comes from the planner's statistics
-        (`pg_stats.most_common_elems` of the `tsvector` column, kept by ANALYZE): a word not
-        among them is rarer than every word that is. Before the first ANALYZE, every word."""
+        none the index lacks; with `max_postings`, only the rarest whose estimated passage
+        counts add up to at most that. How common each word is comes from the planner's
+        statistics (`pg_stats.most_common_elems` of the `tsvector` column, kept by ANALYZE,
+        times the table's estimated rows): a word not among them is rarer than every word
+        that is, and counted as none. Before the first ANALYZE, every word."""
         terms = list(dict.fromkeys(
             t for t in (re.sub(r"\W", "", w) for w in content_terms(question)) if t))
-        common = self._common_lexemes() if max_terms is not None else {}
-        if max_terms is None or len(terms) <= max_terms or not common:
+        capped = max_terms is not None or max_postings is not None
+        common = self._common_lexemes() if capped else {}
+        if not capped or not common or (max_postings is None and len(terms) <= (max_terms or 0)):
             return " | ".join(terms) or None
         lexeme = {r[0]: r[1].strip("'") for r in self._q(
             "SELECT w, strip(to_tsvector('english', w))::text FROM unnest(?::text[]) AS w",
@@ -268,9 +274,10 @@ class PgStore(Store):
         held = {r[0] for r in self._q(  # a rare word may be in no passage at all
             "SELECT w FROM unnest(?::text[]) AS w WHERE EXISTS (SELECT 1 FROM passages p "
             "WHERE p.tsv @@ to_tsquery('english', w))", [rare])} if rare else set()
-        kept = sorted((t for t in lexeme if t in held or lexeme[t] in common),
-                      key=lambda t: common.get(lexeme[t], 0.0))
-        return " | ".join(kept[:max_terms]) or None
+        ranked = sorted((t for t in lexeme if t in held or lexeme[t] in common),
+                        key=lambda t: common.get(lexeme[t], 0.0))
+        counts = [int(common.get(lexeme[t], 0.0) * self._rows) for t in ranked]
+        return " | ".join(_within(ranked[:max_terms], counts, max_postings)) or None
 
     def _common_lexemes(self) -> dict[str, float]:
         """The share of passages holding each of the most common lexemes (read again every
@@ -283,6 +290,8 @@ class PgStore(Store):
                 "AND attname = 'tsv'")
             elems, freqs = (rows[0][0], rows[0][1]) if rows else (None, None)
             self._common = (now, dict(zip(elems or [], freqs or [], strict=False)))
+            self._rows = max(0, int(self._q(
+                "SELECT reltuples FROM pg_class WHERE oid = 'passages'::regclass")[0][0]))
         return self._common[1]
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:

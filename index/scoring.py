@@ -21,6 +21,13 @@ class ScoringConfig:
     # at 4 and 6, 0.586 with all words), reported on 2024 on (0.553 against 0.551); search at
     # 100k passages p50 36 ms, p95 109 ms, against 144 / 264 with all words. SQLite only.
     lexical_terms: int | None = 4
+    # and only the rarest of those whose passage counts add up to at most this many (None: no
+    # cap): what the lexical query reads and ranks stays bounded as the index grows. It binds
+    # only past about 20k passages (each word of a smaller index is in fewer), so RealTime QA
+    # (5,011 passages) cannot measure its cost: words in more passages than that still score
+    # every candidate through BM25, they only stop finding candidates. bench/backends.py at
+    # 1M passages: docs/BENCHMARKS.md.
+    lexical_postings: int | None = 20_000
     # mild preference for recent news, age counted from when the question is asked
     recency_weight: float = 0.1
     recency_half_life_days: float = 14.0

@@ -78,7 +78,8 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
     if mode in ("hybrid", "lexical"):
         lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources,
-                                     max_terms=config.lexical_terms))
+                                     max_terms=config.lexical_terms,
+                                     max_postings=config.lexical_postings))
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
     ids = [i for i in ids if i in passages]
@@ -89,7 +90,7 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
         if missing_dense and qv is not None:
             for pid, vec in store.vectors(missing_dense).items():
                 dense[pid] = float(np.dot(vec, qv))
-        if config.lexical_terms is not None:
+        if config.lexical_terms is not None or config.lexical_postings is not None:
             # the rare words found candidates; every candidate is scored by the whole question
             lexical = (bm25(store, question, {i: passages[i].text for i in ids})
                        if store.counts_terms else store.lexical_scores(question, ids))

@@ -127,16 +127,33 @@ def norm_hash(text: str) -> str:
 
 
 def porter(word: str) -> str:
-    """A word as FTS5's porter tokenizer stores it (the original Porter algorithm)."""
+    """A word as FTS5's porter tokenizer stores it: the original Porter algorithm, except that
+    words under 3 or over 64 bytes pass through as they are ("us" stays "us", not "u")."""
     global _STEMMER
+    word = word.lower()
+    if not 3 <= len(word.encode()) <= 64:
+        return word
     if _STEMMER is None:
         import Stemmer
 
         _STEMMER = Stemmer.Stemmer("porter")
-    return str(_STEMMER.stemWord(word.lower()))
+    return str(_STEMMER.stemWord(word))
 
 
 _STEMMER: Any = None
+
+
+def _within(words: list[str], counts: list[int], budget: int | None) -> list[str]:
+    """The first words (rarest first) whose passage counts add up to at most `budget`."""
+    if budget is None:
+        return words
+    kept, total = [], 0
+    for word, n in zip(words, counts, strict=False):
+        total += n
+        if total > budget:
+            break
+        kept.append(word)
+    return kept
 
 
 def fts_query(question: str) -> str | None:
@@ -650,18 +667,21 @@ class Store:
         return {r[0] for r in self._q("SELECT id FROM passages")}
 
     # -- lexical -------------------------------------------------------------------------------
-    def fts_query(self, question: str, max_terms: int | None = None) -> str | None:
+    def fts_query(self, question: str, max_terms: int | None = None,
+                  max_postings: int | None = None) -> str | None:
         """The FTS5 query for a question: its content words OR-ed; with `max_terms`, only that
         many of them, the rarest in the index (FTS5's vocabulary gives each stem's passage
-        count), and none the index lacks. BM25 weighs a common word little anyway, and an OR
+        count), and none the index lacks; with `max_postings`, only the rarest whose passage
+        counts add up to at most that. BM25 weighs a common word little anyway, and an OR
         over it makes FTS5 read and rank every passage that holds it."""
         terms = content_terms(question)
-        if max_terms is None or len(terms) <= max_terms:
+        if max_terms is None and max_postings is None:
             return fts_query(question)
         stems = {t: porter(t) for t in terms}
         df = self._doc_counts(stems.values())
-        kept = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
-        return " OR ".join(f'"{t}"' for t in kept[:max_terms]) or None
+        ranked = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
+        kept = _within(ranked[:max_terms], [df[stems[t]] for t in ranked], max_postings)
+        return " OR ".join(f'"{t}"' for t in kept) or None
 
     def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
         """For BM25 outside FTS5: the passage count, the mean passage length in words (measured
@@ -689,9 +709,10 @@ class Store:
 
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
-                max_terms: int | None = None) -> list[tuple[str, float]]:
+                max_terms: int | None = None,
+                max_postings: int | None = None) -> list[tuple[str, float]]:
         """(passage id, BM25 score, higher is better) for the top k passages."""
-        q = self.fts_query(question, max_terms)
+        q = self.fts_query(question, max_terms, max_postings)
         if q is None:
             return []
         sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "

@@ -157,6 +157,24 @@ def test_lexical_search_asks_for_the_rarest_words_the_index_holds(fake_engine, t
     assert store.get_passages([best])[best].article_id == "h"  # it holds both rare words
 
 
+def test_the_stems_counted_are_those_fts5_stores(fake_engine, tmp_path, store_backend):
+    """FTS5's porter tokenizer leaves words under three letters alone: "US" is counted as "us"
+    (a Porter stemmer alone makes it "u", a word no passage holds, and a common word looked
+    rare)."""
+    from index.store import porter
+
+    if store_backend == "postgres":
+        pytest.skip("FTS5's vocabulary is the SQLite store's")
+
+    src = tmp_path / "us.jsonl"
+    _write(src, [{"id": f"u{i}", "title": "Trade", "text": f"US exports rose {i} percent."}
+                 for i in range(5)])
+    fake_engine.add_source(str(src), "local")
+    assert porter("US") == "us" and porter("exporters") == "export"
+    assert fake_engine.store._doc_counts([porter("US"), porter("exports")]) == {"us": 5,
+                                                                              "export": 5}
+
+
 def _words(query: str | None) -> set[str]:
     """The words of a full-text query (FTS5's or PostgreSQL's), without its operators."""
     return set(re.findall(r"\w+", query or "")) - {"OR"}
