@@ -339,7 +339,8 @@ def _compose(store: Store, filters: Filters, question: str, chosen: list[Candida
 def _abstain(store: Store, filters: Filters, question: str, reason: AbstentionReason, *,
              names: list[str] | None = None, found_with: list[str] | None = None,
              period: str | None = None, best_score: float | None = None) -> Answer:
-    st = store.stats(filters.visible)  # what the asker sees, not other servers' news
+    # what the asker sees, not other servers' news
+    st = store.stats(filters.visible, passages=False)
     if st.articles == 0:
         reason = "empty_index"
     return Answer(question=question, abstention=Abstention(

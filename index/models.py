@@ -294,7 +294,7 @@ class SourceRow:
 @dataclass(frozen=True)
 class IndexStats:
     articles: int
-    passages: int
+    passages: int  # 0 when not counted (Store.stats(passages=False))
     first: datetime | None
     last: datetime | None
 

@@ -648,16 +648,20 @@ class Store:
         args.append(n)
         return [_article(r) for r in self._q(sql, args)]
 
-    def stats(self, sources: Sequence[str] = ()) -> IndexStats:
-        """Counts and the publication span, of some sources' articles only when given."""
+    def stats(self, sources: Sequence[str] = (), passages: bool = True) -> IndexStats:
+        """Counts and the publication span, of some sources' articles only when given; the
+        passages counted only with `passages`: an abstention does not show them, and counting
+        them cost PostgreSQL 26 ms a question at 100k passages."""
         conds, args = _scope_sql("articles", None, None, sources)
         where = " WHERE " + " AND ".join(conds) if conds else ""
         r = self._q("SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi "
                     f"FROM articles{where}", args)[0]
-        passages = self.passage_count() if not sources else int(self._q(
-            f"SELECT COUNT(*) FROM passages WHERE article_id IN (SELECT id FROM articles{where})",
-            args)[0][0])
-        return IndexStats(articles=r["n"], passages=passages,
+        n = 0
+        if passages:
+            n = self.passage_count() if not sources else int(self._q(
+                "SELECT COUNT(*) FROM passages WHERE article_id IN "
+                f"(SELECT id FROM articles{where})", args)[0][0])
+        return IndexStats(articles=r["n"], passages=n,
                           first=from_ts(r["lo"]), last=from_ts(r["hi"]))
 
     def passage_count(self) -> int:
