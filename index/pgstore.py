@@ -301,9 +301,14 @@ class PgStore(Store):
         if sources:
             held, args = _held_by("p.article_id", sources)
             where = f" AND {held}"
-        row = self._q(
-            "SELECT numnode(q) = 0 OR EXISTS (SELECT 1 FROM passages p WHERE p.tsv @@ q"
-            f"{where}) FROM plainto_tsquery('english', ?) q", [*args, name])
+        # through the GIN index: for `EXISTS`, the planner expects any word to be in some
+        # passages and scans the table for the first, which for a name no passage holds read
+        # all of it (128 ms at 100k passages, against a few through the index)
+        with self.transaction() as db:
+            db.execute("SET LOCAL enable_seqscan = off")
+            row = db.execute(
+                "SELECT numnode(q) = 0 OR EXISTS (SELECT 1 FROM passages p WHERE p.tsv @@ q"
+                f"{where}) FROM plainto_tsquery('english', ?) q", [*args, name]).fetchall()
         return bool(row[0][0])
 
     def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
