@@ -36,6 +36,8 @@ bench: setup
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/shortlist.py
+	$(BIN)/python bench/load.py --questions 500 --concurrency 1 50
 
 lint: setup
 	$(BIN)/ruff check index bot tests bench train
