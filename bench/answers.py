@@ -28,7 +28,7 @@ import numpy as np
 from _common import DATA, fresh_engine, need, read_jsonl
 from realtimeqa import OFF_TOPIC, build, load, verbatim_items
 
-from index.answer import candidates, score_candidates, shortlist
+from index.answer import article_scores, candidates, score_candidates, shortlist
 from index.models import Filters
 from index.passages import sentence_spans
 from index.ranker import sentence_contexts
@@ -171,9 +171,7 @@ def calibrate(engine, questions) -> None:
         for _, golds, hits, cands in runs:
             if not cands:
                 continue
-            art = {}
-            for h in hits:
-                art[h.article.id] = max(art.get(h.article.id, h.score), h.score)
+            art = article_scores(hits)
             top = max(cands, key=lambda c: c.ranker + w * art[c.hit.article.id])
             hit += any(g in top.text for g in golds)
         share = hit / len(runs)
@@ -214,9 +212,7 @@ def shortlist_table(config, runs) -> None:
                 if not cands:
                     abst += 1
                     continue
-                art: dict[str, float] = {}
-                for h in hits:
-                    art[h.article.id] = max(art.get(h.article.id, h.score), h.score)
+                art = article_scores(hits)
                 kept = shortlist(cands, q, art, cfg)
                 read += len(kept)
                 top = max(kept, key=lambda c: c.ranker + w * art[c.hit.article.id])

@@ -29,7 +29,7 @@ import numpy as np
 from _common import fresh_engine, need, read_jsonl
 from answers import squad2_half
 
-from index.answer import candidates, score_candidates, shortlist, widen
+from index.answer import article_scores, candidates, score_candidates, shortlist, widen
 from index.models import Filters
 from index.search import search
 
@@ -86,10 +86,7 @@ def main() -> None:
             cands = candidates(widen(engine.store, hits, config.whole_articles))
             if cands:
                 score_candidates(cands, q, qv, engine.ranker, engine.embedder, hits, every)
-            art: dict[str, float] = {}
-            for h in hits:
-                art[h.article.id] = max(art.get(h.article.id, h.score), h.score)
-            runs.append((q, golds, art, cands))
+            runs.append((q, golds, article_scores(hits), cands))
         secs = time.perf_counter() - t0
         print(f"\n{half} half: {len(runs)} answerable questions, "
               f"{np.mean([len(c) for *_, c in runs]):.1f} candidates a question "

@@ -222,9 +222,7 @@ def score_candidates(cands: list[Candidate], question: str, qv: np.ndarray,
     """The candidates scored: the ranker decides within an article; the article's retrieval
     score helps between articles. The ranker reads only a short list of them (`shortlist`);
     without a ranker, every sentence's cosine to the question stands in."""
-    article_score: dict[str, float] = {}
-    for h in hits:
-        article_score[h.article.id] = max(article_score.get(h.article.id, h.score), h.score)
+    article_score = article_scores(hits)
     if ranker is not None:
         cands = shortlist(cands, question, article_score, config)
         scores = ranker.score(question, [c.text for c in cands], [c.context for c in cands])
@@ -234,6 +232,14 @@ def score_candidates(cands: list[Candidate], question: str, qv: np.ndarray,
         c.ranker = float(r)
         c.score = c.ranker + config.retrieval_weight * article_score[c.hit.article.id]
     return cands
+
+
+def article_scores(hits: list[Hit]) -> dict[str, float]:
+    """Each article's best passage score among the hits."""
+    out: dict[str, float] = {}
+    for h in hits:
+        out[h.article.id] = max(out.get(h.article.id, h.score), h.score)
+    return out
 
 
 def shortlist(cands: list[Candidate], question: str, article_score: dict[str, float],

@@ -312,8 +312,8 @@ class PgStore(Store):
         return bool(row[0][0])
 
     def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
-        raise NotImplementedError("lexical_terms (the rarest words only) is measured on the "
-                                  "SQLite store only")
+        raise NotImplementedError("BM25 statistics are FTS5's: this store scores candidates "
+                                  "with ts_rank (counts_terms is False)")
 
     def lexical_scores(self, question: str, passage_ids: Sequence[str]) -> dict[str, float]:
         q = self.fts_query(question)

@@ -678,9 +678,9 @@ class Store:
         count), and none the index lacks; with `max_postings`, only the rarest whose passage
         counts add up to at most that. BM25 weighs a common word little anyway, and an OR
         over it makes FTS5 read and rank every passage that holds it."""
-        terms = content_terms(question)
         if max_terms is None and max_postings is None:
             return fts_query(question)
+        terms = content_terms(question)
         stems = {t: porter(t) for t in terms}
         df = self._doc_counts(stems.values())
         ranked = sorted((t for t in terms if df.get(stems[t])), key=lambda t: df[stems[t]])
