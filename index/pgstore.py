@@ -162,6 +162,7 @@ class PgStore(Store):
 
     counts_terms = False  # no BM25 statistics: candidates are scored again by `ts_rank`
     STATS_TTL = 300.0  # seconds between reads of the planner's lexeme frequencies
+    ORDERED_JOIN = "JOIN"  # (PostgreSQL's planner orders joins by itself)
 
     def __init__(self, url: str, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
@@ -174,6 +175,8 @@ class PgStore(Store):
         self._writers_here = threading.Lock()
         self._common: tuple[float, dict[str, float]] | None = None  # (read at, lexeme: share)
         self._rows = 0  # the planner's estimate of the passages, read with `_common`
+        self._df: dict[str, tuple[float, int]] = {}
+        self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}
         self._migrate()
         self._open_vectors(chroma_client)
 

@@ -148,13 +148,13 @@ def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
     n, mean, df = store.term_stats(terms)
     idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}
     out: dict[str, float] = {}
-    for pid, text in texts.items():
-        words = tokens(text)
+    docs = {pid: tokens(text) for pid, text in texts.items()}
+    # the candidates' distinct words stemmed once, those that are question words kept
+    held = {w: s for w in set().union(*docs.values()) if (s := porter(w)) in idf}
+    for pid, words in docs.items():
         counts: Counter[str] = Counter()
-        for word, c in Counter(words).items():  # each distinct word stemmed once
-            stem = porter(word)
-            if stem in idf:
-                counts[stem] += c
+        for word in held.keys() & set(words):
+            counts[held[word]] += words.count(word)
         norm = k1 * (1 - b + b * len(words) / mean)
         score = sum(idf[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
         if score > 0:

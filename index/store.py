@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COLLECTION = "newsbot_passages"
-OVERFETCH = 4  # Chroma's nearest fetched per result wanted when some sources are filtered out
 SCHEMA_VERSION = 5
+MMAP_BYTES = 1 << 30
 # How a data directory written by an older newsbot is brought up to date, step by step: the
 # statements that take version N-1 to N. A copy of the file is kept before the first step.
 MIGRATIONS: dict[int, list[str]] = {
@@ -129,8 +129,22 @@ def norm_hash(text: str) -> str:
 def porter(word: str) -> str:
     """A word as FTS5's porter tokenizer stores it: the original Porter algorithm, except that
     words under 3 or over 64 bytes pass through as they are ("us" stays "us", not "u")."""
-    global _STEMMER
     word = word.lower()
+    stem = _PORTER.get(word)
+    if stem is None:
+        stem = _porter(word)
+        if len(_PORTER) < 200_000:
+            _PORTER[word] = stem
+    return stem
+
+
+# BM25 stems every word of ~100 candidate passages a question, most of them seen before
+# (bench/profile_ask.py at 100k: 5,000 words a question, 3 ms uncached)
+_PORTER: dict[str, str] = {}
+
+
+def _porter(word: str) -> str:
+    global _STEMMER
     if not 3 <= len(word.encode()) <= 64:
         return word
     if _STEMMER is None:
@@ -167,6 +181,12 @@ class Store:
     # whether `term_stats` serves BM25 outside the full-text index (`search.bm25`)
     counts_terms = True
     TOTAL_TTL = 30.0  # seconds BM25 uses one passage count (a few percent off moves no score)
+    # Chroma's nearest read when a search is limited to a window or some sources: 1,000 took
+    # 5 ms at 100k passages (50: 1.2 ms) and hold enough of a source with a tenth of the index
+    DENSE_OVERFETCH = 1000
+    ORDERED_JOIN = "CROSS JOIN"  # a join SQLite runs in the order written
+    # a scope holding at most this share of the articles is read first by `lexical`
+    SMALL_SCOPE = 0.05
 
     def __init__(self, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
@@ -175,6 +195,8 @@ class Store:
         self._writer = filelock.FileLock(self.data_dir / "index.lock")
         self._mean_words: tuple[int, float] | None = None  # (at passage count, mean words)
         self._total: tuple[float, int] | None = None  # (read at, passage count) for BM25
+        self._df: dict[str, tuple[float, int]] = {}  # stem: (read at, passage count)
+        self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # scope: (read at, share)
         self.db = sqlite3.connect(
             self.data_dir / "newsbot.sqlite3", check_same_thread=False, timeout=30,
             isolation_level=None,
@@ -182,6 +204,10 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # reads map the file instead of copying each page: search at 100k passages p95 45 ms
+        # without, 30 with (bench/latency.py). Pages read count in the process's resident
+        # memory, as shared file pages the kernel can take back.
+        self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._migrate()
         # each FTS5 term's passage count, for `fts_query` (a view of the index, nothing stored)
         self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING "
@@ -305,19 +331,20 @@ class Store:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+            self._df.clear()  # the passage counts of this process's words are read again
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
-    def _q_in_args(self, sql: str, ids: Iterable[str], args: Sequence[Any]) -> list[sqlite3.Row]:
+    def _q_in_args(self, sql: str, ids: Iterable[Any], args: Sequence[Any]) -> list[sqlite3.Row]:
         """`_q_in` with further arguments after the ids."""
         rows: list[sqlite3.Row] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), 500):
             rows += self._q(sql.format(ids=",".join("?" * len(chunk))), [*chunk, *args])
         return rows
 
-    def _q_in(self, sql: str, ids: Iterable[str]) -> list[sqlite3.Row]:
+    def _q_in(self, sql: str, ids: Iterable[Any]) -> list[sqlite3.Row]:
         """`sql` with `{ids}` standing for a list of placeholders, run in chunks of 500 ids."""
         return self._q_in_args(sql, ids, ())
 
@@ -703,36 +730,91 @@ class Store:
         return n, mean, self._doc_counts(stems)
 
     def _doc_counts(self, stems: Iterable[str]) -> dict[str, int]:
-        """How many passages hold each stem (FTS5's vocabulary); stems none holds are absent."""
-        unique = list(dict.fromkeys(stems))
-        if not unique:
-            return {}
-        return {r[0]: int(r[1]) for r in self._q(
-            f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
-            f"({','.join('?' * len(unique))})", unique)}
+        """How many passages hold each stem (FTS5's vocabulary); stems none holds are absent.
+        Counts are kept for TOTAL_TTL seconds (each look-up cost 2.5 ms at 100k passages);
+        a stem found in none is asked again each time, so a new word is found at once."""
+        now = time.monotonic()
+        out: dict[str, int] = {}
+        ask = []
+        for stem in dict.fromkeys(stems):
+            kept = self._df.get(stem)
+            if kept is not None and now - kept[0] < self.TOTAL_TTL:
+                out[stem] = kept[1]
+            else:
+                ask.append(stem)
+        if ask:
+            if len(self._df) > 100_000:
+                self._df.clear()
+            for r in self._q(f"SELECT term, doc FROM temp.passages_vocab WHERE term IN "
+                             f"({','.join('?' * len(ask))})", ask):
+                out[r[0]] = int(r[1])
+                self._df[r[0]] = (now, int(r[1]))
+        return out
 
     def lexical(self, question: str, k: int, since: float | None = None,
                 until: float | None = None, sources: Sequence[str] = (),
                 max_terms: int | None = None,
                 max_postings: int | None = None) -> list[tuple[str, float]]:
-        """(passage id, BM25 score, higher is better) for the top k passages."""
+        """(passage id, BM25 score, higher is better) for the top k passages.
+
+        Without a scope, FTS5 ranks its matches by itself and only the best k are joined to
+        their passages: joining every match first cost 10 ms at the median and 35 at p95 at
+        100k passages, against 6 and 13 (bench/latency.py). Within a small share of the index
+        (`SMALL_SCOPE`: a week is 2% of a year), FTS5's ranking is read until k passages of
+        the scope have passed (12 and 48 ms joined, 11 and 22 so, at 100k); within a larger
+        one, every match is joined and limited before ranking (reading the scope's passages
+        first cost more: a tenth of the index, 11 and 35 ms joined, 18 and 62 so)."""
         q = self.fts_query(question, max_terms, max_postings)
         if q is None:
             return []
-        sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
-               "JOIN passages p ON p.rid = passages_fts.rowid ")
         scope, scope_args = _scope_sql("a", since, until, sources)
-        if scope:
-            sql += "JOIN articles a ON a.id = p.article_id "
-        conds = ["passages_fts MATCH ?", *scope]
-        args: list[Any] = [q, *scope_args]
-        sql += "WHERE " + " AND ".join(conds) + " ORDER BY s DESC LIMIT ?"
-        args.append(k)
+        ranked = ("SELECT rowid AS r, bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
+                  "WHERE passages_fts MATCH ? ORDER BY s")
         try:
-            return [(r[0], float(r[1])) for r in self._q(sql, args)]
+            if scope and self._share(scope, scope_args) <= self.SMALL_SCOPE:
+                held = {r[0] for r in self._q(
+                    "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
+                    f"WHERE {' AND '.join(scope)}", scope_args)}
+                best: list[tuple[int, float]] = []
+                with self._lock:
+                    cur = self.db.execute(ranked, (q,))
+                    for rid, score in cur:
+                        if rid in held:
+                            best.append((rid, -float(score)))
+                            if len(best) == k:
+                                break
+                    cur.close()
+                ids = {r[0]: r[1] for r in self._q_in(
+                    "SELECT rid, id FROM passages WHERE rid IN ({ids})", [r for r, _ in best])}
+                return [(ids[r], score) for r, score in best if r in ids]
+            if scope:
+                sql = ("SELECT p.id, -bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
+                       "JOIN passages p ON p.rid = passages_fts.rowid "
+                       "JOIN articles a ON a.id = p.article_id "
+                       f"WHERE passages_fts MATCH ? AND {' AND '.join(scope)} "
+                       "ORDER BY s DESC LIMIT ?")
+            else:
+                sql = (f"SELECT p.id, -f.s FROM ({ranked} LIMIT ?) f "
+                       "JOIN passages p ON p.rid = f.r ORDER BY f.s")
+            return [(r[0], float(r[1])) for r in self._q(sql, [q, *scope_args, k])]
         except sqlite3.OperationalError as exc:
             log.warning("lexical query failed for %r: %s", question, exc)
             return []
+
+    def _share(self, conds: list[str], args: list[Any]) -> float:
+        """The share of the articles that a scope's conditions hold, counted again after
+        TOTAL_TTL seconds (a source's count took 3.6 ms at 100k passages)."""
+        key = (tuple(conds), tuple(args))
+        now = time.monotonic()
+        kept = self._shares.get(key)
+        if kept is None or now - kept[0] > self.TOTAL_TTL:
+            if len(self._shares) > 1000:
+                self._shares.clear()
+            n = self._q(f"SELECT COUNT(*) FROM articles a WHERE {' AND '.join(conds)}",
+                        args)[0][0]
+            total = int(self._q("SELECT COUNT(*) FROM articles")[0][0])
+            kept = self._shares[key] = (now, float(n) / max(1, total))
+        return kept[1]
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:
         """Whether any passage or title (of some sources' articles, when given) holds the
@@ -802,41 +884,34 @@ class Store:
     def dense(self, vector: np.ndarray, k: int, since: float | None = None,
               until: float | None = None,
               sources: Sequence[str] = ()) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity) for the k nearest vectors. Limited to some sources
-        (a filter, or what one Discord server sees), Chroma's nearest are over-fetched and
-        filtered here; when too few of them remain, the sources' vectors are searched exactly."""
-        if not sources:
-            return self._dense_chroma(vector, k, since, until)
-        want = k * OVERFETCH
-        near = self._dense_chroma(vector, want, since, until)
-        if near:
-            held, args = _held_by("article_id", sources)
-            ids = {r[0] for r in self._q_in_args(
-                f"SELECT id FROM passages WHERE id IN ({{ids}}) AND {held}",
-                [i for i, _ in near], args)}
-            kept = [(i, s) for i, s in near if i in ids]
+        """(passage id, cosine similarity) for the k nearest vectors. Within a window or some
+        sources (a filter, or what one Discord server sees), Chroma's `DENSE_OVERFETCH` nearest
+        are limited here, when the scope holds enough of the index for 1.5k of them to be in it;
+        otherwise, or when fewer than k of them are, the scope's vectors are searched exactly.
+        A Chroma `where` scans every id it matches: a week's window (2% of the index) cost
+        31 ms at 100k passages, against 10 exactly (bench/latency.py)."""
+        if since is None and until is None and not sources:
+            return self._dense_chroma(vector, k)
+        want = max(k, self.DENSE_OVERFETCH)
+        conds, args = _scope_sql("a", since, until, sources)
+        if self._share(conds, args) * want >= 1.5 * k:
+            near = self._dense_chroma(vector, want)
+            # (SQLite starts from the ids given, not from the scope: 3 ms, not 9)
+            conds, args = _scope_sql("a", since, until, sources, per_row=True)
+            held = {r[0] for r in self._q_in_args(
+                f"SELECT p.id FROM passages p {self.ORDERED_JOIN} articles a "
+                "ON a.id = p.article_id "
+                f"WHERE p.id IN ({{ids}}) AND {' AND '.join(conds)}", [i for i, _ in near], args)}
+            kept = [(i, s) for i, s in near if i in held]
             if len(kept) >= k or len(near) < want:
                 return kept[:k]
         return self._dense_exact(vector, k, since, until, sources)
 
-    def _dense_chroma(self, vector: np.ndarray, k: int, since: float | None,
-                      until: float | None) -> list[tuple[str, float]]:
+    def _dense_chroma(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         # (an empty collection answers with no ids: no need to count it first, which cost
         # 27 ms a question at 100k passages, profiled beside other jobs)
-        where: dict[str, Any] | None = None
-        conds = []
-        if since is not None:
-            conds.append({"published": {"$gte": since}})
-        if until is not None:
-            conds.append({"published": {"$lt": until}})
-            conds.append({"published": {"$gte": 0}})
-        if len(conds) == 1:
-            where = conds[0]
-        elif conds:
-            where = {"$and": conds}
-        res = self.collection.query(
-            query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
-        )
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k,
+                                    include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def dense_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
@@ -873,9 +948,11 @@ class Store:
 
 
 def _scope_sql(article: str, since: float | None, until: float | None,
-               sources: Sequence[str]) -> tuple[list[str], list[Any]]:
+               sources: Sequence[str], per_row: bool = False) -> tuple[list[str], list[Any]]:
     """SQL conditions (and their arguments) limiting rows to a publication window and some
-    sources; `article` is how the query names the articles table ("a", "articles")."""
+    sources; `article` is how the query names the articles table ("a", "articles"). With
+    `per_row`, each article's sources are looked up, for a query that starts from a few rows
+    (the sources' articles are listed otherwise)."""
     conds: list[str] = []
     args: list[Any] = []
     if since is not None:
@@ -884,7 +961,11 @@ def _scope_sql(article: str, since: float | None, until: float | None,
     if until is not None:
         conds.append(f"{article}.published < ?")
         args.append(until)
-    if sources:
+    if sources and per_row:
+        conds.append(f"EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = {article}.id"
+                     f" AND s.source IN ({','.join('?' * len(sources))}))")
+        args += list(sources)
+    elif sources:
         held, more = _held_by(f"{article}.id", sources)
         conds.append(held)
         args += more

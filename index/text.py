@@ -28,7 +28,12 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def stem(word: str) -> str:
     """The Snowball (Porter 2) stem of a lower-cased word."""
-    return str(_stemmer().stemWord(word.lower()))
+    return _stem(word.lower())
+
+
+@lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:  # cached: answers stem every word of their candidates
+    return str(_stemmer().stemWord(word))
 
 
 def tokens(text: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -178,3 +179,72 @@ def test_the_stems_counted_are_those_fts5_stores(fake_engine, tmp_path, store_ba
 def _words(query: str | None) -> set[str]:
     """The words of a full-text query (FTS5's or PostgreSQL's), without its operators."""
     return set(re.findall(r"\w+", query or "")) - {"OR"}
+
+
+def _wide_and_narrow(engine, tmp_path):
+    """Sixty dated articles from one source, four from another, on five subjects."""
+    wide, narrow = tmp_path / "wide.jsonl", tmp_path / "narrow.jsonl"
+    topics = ["harbour ferry", "tram depot", "library hours", "glassworks jobs", "budget talks"]
+    _write(wide, [{"id": f"w{i}", "title": f"Wide {i}", "published": f"2020-01-{i % 28 + 1:02d}",
+                   "text": f"The {topics[i % 5]} story number {i} in the wide feed."}
+                  for i in range(60)])
+    _write(narrow, [{"id": f"n{i}", "title": f"Narrow {i}", "published": "2020-02-10",
+                     "text": f"The {topics[i % 5]} item {i} in the narrow feed."}
+                    for i in range(4)])
+    engine.add_source(str(wide), "wide")
+    engine.add_source(str(narrow), "narrow")
+
+
+JAN = (datetime(2020, 1, 10, tzinfo=UTC).timestamp(), datetime(2020, 1, 20, tzinfo=UTC).timestamp())
+SCOPES = [(None, None, ("wide",)), (None, None, ("narrow",)), (*JAN, ()), (*JAN, ("narrow",))]
+
+
+def _in_scope(store, since, until, sources) -> list[tuple[str, bytes]]:
+    rows = store._q("SELECT p.id, p.vector, a.published, s.source FROM passages p "
+                    "JOIN articles a ON a.id = p.article_id "
+                    "JOIN article_sources s ON s.article_id = a.id")
+    return [(r[0], r[1]) for r in rows
+            if (since is None or r[2] >= since) and (until is None or r[2] < until)
+            and (not sources or r[3] in sources)]
+
+
+@pytest.mark.parametrize("overfetch", [1000, 4])
+def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_path, overfetch):
+    """Within a window or a source, the dense side returns the nearest passages of that scope
+    only, as an exact search over the scope's vectors would, whether Chroma's nearest were
+    fetched and limited (a scope holding much of the index) or the scope was searched exactly
+    (a small share of it, or too few of Chroma's nearest in it)."""
+    import numpy as np
+
+    _wide_and_narrow(fake_engine, tmp_path)
+    store = fake_engine.store
+    store.DENSE_OVERFETCH = overfetch
+    qv = fake_engine.embedder.encode(["When does the harbour ferry run?"])[0]
+    for since, until, sources in SCOPES:
+        got = store.dense(qv, 5, since, until, sources)
+        scope = [(i, float(np.dot(np.frombuffer(v, dtype=np.float32), qv)))
+                 for i, v in _in_scope(store, since, until, sources)]
+        assert scope or (sources == ("narrow",) and since)
+        want = sorted(scope, key=lambda x: -x[1])[:5]
+        assert [round(s, 5) for _, s in got] == [round(s, 5) for _, s in want], (since, sources)
+        assert {i for i, _ in got} <= {i for i, _ in scope}  # (scores tie: the ids may differ)
+
+
+@pytest.mark.parametrize("small_scope", [1.0, 0.0])
+def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_path,
+                                                             small_scope, store_backend):
+    """Within a window or a source, the full-text side returns the scope's best passages only,
+    the same whether the scope's passages were read first (a small share of the index) or every
+    match was joined to its article."""
+    _wide_and_narrow(fake_engine, tmp_path)
+    store = fake_engine.store
+    store.SMALL_SCOPE = small_scope
+    question = "When does the harbour ferry run?"
+    everything = dict(store.lexical(question, 100))
+    for since, until, sources in SCOPES:
+        scope = {i for i, _ in _in_scope(store, since, until, sources)}
+        want = sorted(((i, s) for i, s in everything.items() if i in scope),
+                      key=lambda x: -x[1])[:3]
+        got = store.lexical(question, 3, since, until, sources)
+        assert [round(s, 5) for _, s in got] == [round(s, 5) for _, s in want], (since, sources)
+        assert len(got) == len(want) and {i for i, _ in got} <= scope
