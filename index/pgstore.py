@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from index.errors import ConfigError, IndexUnavailable
+from index.models import IndexStats
 from index.store import Store, _held_by, _scope_sql, _within
 from index.text import content_terms, tokens
 
@@ -177,6 +178,7 @@ class PgStore(Store):
         self._rows = 0  # the planner's estimate of the passages, read with `_common`
         self._df: dict[str, tuple[float, int]] = {}
         self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}
+        self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}
         self._migrate()
         self._open_vectors(chroma_client)
 
@@ -210,6 +212,8 @@ class PgStore(Store):
     def transaction(self) -> Iterator[Any]:
         with self._lock, self._pg.errors(), self._pg.connection().transaction():
             yield self._pg
+        self._shares.clear()  # what this process wrote is counted again
+        self._spans.clear()
 
     @contextmanager
     def writer_lock(self, wait: bool = False) -> Iterator[bool]:
