@@ -177,6 +177,7 @@ class PgStore(Store):
         self._common: tuple[float, dict[str, float]] | None = None  # (read at, lexeme: share)
         self._rows = 0  # the planner's estimate of the passages, read with `_common`
         self._df: dict[str, tuple[float, int]] = {}
+        self._total: tuple[float, int] | None = None
         self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}
         self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}
         self._migrate()

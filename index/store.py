@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import shutil
 import sqlite3
 import threading
@@ -181,9 +182,11 @@ class Store:
     # whether `term_stats` serves BM25 outside the full-text index (`search.bm25`)
     counts_terms = True
     TOTAL_TTL = 30.0  # seconds BM25 uses one passage count (a few percent off moves no score)
-    # Chroma's nearest read when a search is limited to a window or some sources: 1,000 took
-    # 5 ms at 100k passages (50: 1.2 ms) and hold enough of a source with a tenth of the index
-    DENSE_OVERFETCH = 1000
+    # microseconds a passage, to limit a search to a window or some sources: fetching one of
+    # Chroma's nearest and checking its scope (5.3 + 3), or reading a vector of the scope and
+    # scoring it (6). bench/latency.py at 100k and 1M passages
+    NEAR_COST = 8.5
+    EXACT_COST = 6.0
     ORDERED_JOIN = "CROSS JOIN"  # a join SQLite runs in the order written
     # a scope holding at most this share of the articles is read first by `lexical`
     SMALL_SCOPE = 0.05
@@ -732,10 +735,7 @@ class Store:
     def term_stats(self, stems: Sequence[str]) -> tuple[int, float, dict[str, int]]:
         """For BM25 outside FTS5: the passage count, the mean passage length in words (measured
         again when the index has grown or shrunk by a fifth) and each stem's passage count."""
-        now = time.monotonic()
-        if self._total is None or now - self._total[0] > self.TOTAL_TTL:
-            self._total = (now, self.passage_count())  # COUNT(*): 2.3 ms at 100k passages
-        n = self._total[1]
+        n = self._passage_total()
         at, mean = self._mean_words or (0, 1.0)
         if not 0.8 * at <= n <= 1.25 * at:  # measured again when the index grew or shrank
             row = self._q("SELECT AVG(LENGTH(text) - LENGTH(REPLACE(text, ' ', '')) + 1) "
@@ -743,6 +743,13 @@ class Store:
             at, mean = n, float(row or 1.0)
             self._mean_words = (at, mean)
         return n, mean, self._doc_counts(stems)
+
+    def _passage_total(self) -> int:
+        """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""
+        now = time.monotonic()
+        if self._total is None or now - self._total[0] > self.TOTAL_TTL:
+            self._total = (now, self.passage_count())
+        return self._total[1]
 
     def _doc_counts(self, stems: Iterable[str]) -> dict[str, int]:
         """How many passages hold each stem (FTS5's vocabulary); stems none holds are absent.
@@ -899,20 +906,24 @@ class Store:
     def dense(self, vector: np.ndarray, k: int, since: float | None = None,
               until: float | None = None,
               sources: Sequence[str] = ()) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity) for the k nearest vectors. Within a window or some
-        sources (a filter, or what one Discord server sees), Chroma's `DENSE_OVERFETCH` nearest
-        are limited here, when the scope holds enough of the index for 1.5k of them to be in it;
-        otherwise, or when fewer than k of them are, the scope's vectors are searched exactly.
-        A Chroma `where` scans every id it matches: a week's window (2% of the index) cost
-        31 ms at 100k passages, against 10 exactly (bench/latency.py)."""
+        """(passage id, cosine similarity) for the k nearest vectors.
+
+        Within a window or some sources (a filter, or what one Discord server sees), Chroma's
+        nearest are fetched, enough for 1.5 k of them to be in the scope going by its share of
+        the index, and limited here; a shortfall fetches four times as many. Once fetching would
+        cost more than reading the scope's vectors (`NEAR_COST`, `EXACT_COST`), the scope is
+        searched exactly. A Chroma `where` scans every id it matches: a week (2% of the index)
+        cost 31 ms at 100k passages, against 10 exactly (bench/latency.py)."""
         if since is None and until is None and not sources:
             return self._dense_chroma(vector, k)
-        want = max(k, self.DENSE_OVERFETCH)
         conds, args = _scope_sql("a", since, until, sources)
-        if self._share(conds, args) * want >= 1.5 * k:
+        share = self._share(conds, args)
+        in_scope = share * self._passage_total()
+        want = max(k, math.ceil(1.5 * k / share)) if share else 0
+        # (SQLite starts from the ids given, not from the scope: 3 ms for 1,000, not 9)
+        conds, args = _scope_sql("a", since, until, sources, per_row=True)
+        while want and want * self.NEAR_COST < in_scope * self.EXACT_COST:
             near = self._dense_chroma(vector, want)
-            # (SQLite starts from the ids given, not from the scope: 3 ms, not 9)
-            conds, args = _scope_sql("a", since, until, sources, per_row=True)
             held = {r[0] for r in self._q_in_args(
                 f"SELECT p.id FROM passages p {self.ORDERED_JOIN} articles a "
                 "ON a.id = p.article_id "
@@ -920,6 +931,7 @@ class Store:
             kept = [(i, s) for i, s in near if i in held]
             if len(kept) >= k or len(near) < want:
                 return kept[:k]
+            want *= 4
         return self._dense_exact(vector, k, since, until, sources)
 
     def _dense_chroma(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:

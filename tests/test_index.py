@@ -208,8 +208,8 @@ def _in_scope(store, since, until, sources) -> list[tuple[str, bytes]]:
             and (not sources or r[3] in sources)]
 
 
-@pytest.mark.parametrize("overfetch", [1000, 4])
-def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_path, overfetch):
+@pytest.mark.parametrize("near_cost", [0.0, 1e9])
+def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_path, near_cost):
     """Within a window or a source, the dense side returns the nearest passages of that scope
     only, as an exact search over the scope's vectors would, whether Chroma's nearest were
     fetched and limited (a scope holding much of the index) or the scope was searched exactly
@@ -218,7 +218,7 @@ def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_p
 
     _wide_and_narrow(fake_engine, tmp_path)
     store = fake_engine.store
-    store.DENSE_OVERFETCH = overfetch
+    store.NEAR_COST = near_cost  # Chroma's nearest limited (0), or the scope read exactly
     qv = fake_engine.embedder.encode(["When does the harbour ferry run?"])[0]
     for since, until, sources in SCOPES:
         got = store.dense(qv, 5, since, until, sources)
