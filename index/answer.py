@@ -33,7 +33,7 @@ from index.models import (
 from index.passages import sentence_spans
 from index.ranker import SentenceRanker, sentence_contexts
 from index.scoring import DEFAULT, ScoringConfig
-from index.search import scope_of, search
+from index.search import embed_soon, scope_of, search
 from index.store import Store
 from index.stories import STORY_DAYS, differing_figures, has_figure, within_days
 from index.text import (
@@ -82,9 +82,10 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
                             prefer_recent=window.prefer_recent,
                             label=f"after {format_date(after)}")
     query = f"{question} {context}" if context else question
-    qv = embedder.encode([query])[0]
+    pending = embed_soon(embedder, query)
     hits = search(store, embedder, query, k=config.passages_read, config=config, now=now,
-                  window=window, filters=filters, query_vector=qv)
+                  window=window, filters=filters, query_vector=pending)
+    qv = pending.result()
     labels = [window.label] if window.filters and window.label else []
     if filters.any:
         labels.append(_filters_label(filters))

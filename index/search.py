@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -50,10 +51,21 @@ def _end_of_day(dt: datetime) -> datetime:
     return dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
+# The question is embedded on one of these threads while the full-text query runs on the
+# caller's: both wait outside the GIL (ONNX Runtime, SQLite), so a search costs the longer of
+# the two, not their sum (bench/latency.py: the embedding is 3 to 5 ms, the query 4 to 12).
+_EMBEDDING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsbot-embed")
+
+
+def embed_soon(embedder: Embedder, text: str) -> Future[np.ndarray]:
+    """The vector of `text`, computed on another thread."""
+    return _EMBEDDING.submit(lambda: embedder.encode([text])[0])
+
+
 def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
            config: ScoringConfig = DEFAULT, now: datetime | None = None,
            window: TimeWindow | None = None, filters: Filters | None = None,
-           mode: Mode = "hybrid", query_vector: np.ndarray | None = None,
+           mode: Mode = "hybrid", query_vector: np.ndarray | Future[np.ndarray] | None = None,
            recency: bool = True, lexical_weight: float | None = None,
            ranker: SentenceRanker | None = None) -> list[Hit]:
     """The k best passages for `question`.
@@ -73,13 +85,16 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     qv = None
+    pending = None
     if mode in ("hybrid", "dense"):
-        qv = query_vector if query_vector is not None else embedder.encode([question])[0]
-        dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
-    if mode in ("hybrid", "lexical"):
+        pending = query_vector if query_vector is not None else embed_soon(embedder, question)
+    if mode in ("hybrid", "lexical"):  # (while the question is embedded)
         lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources,
                                      max_terms=config.lexical_terms,
                                      max_postings=config.lexical_postings))
+    if pending is not None:
+        qv = pending.result() if isinstance(pending, Future) else pending
+        dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
     ids = [i for i in ids if i in passages]
