@@ -183,6 +183,10 @@ class PgStore(Store):
         self._migrate()
         self._open_vectors(chroma_client)
 
+    def _reader(self) -> None:
+        """Reads share the one connection, under `_lock`."""
+        return None
+
     def _migrate(self) -> None:
         with self.transaction() as db:
             db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_KEY,))

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,22 +201,49 @@ class Store:
         self._df: dict[str, tuple[float, int]] = {}  # stem: (read at, passage count)
         self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # scope: (read at, share)
         self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # for abstentions
-        self.db = sqlite3.connect(
-            self.data_dir / "newsbot.sqlite3", check_same_thread=False, timeout=30,
-            isolation_level=None,
-        )
-        self.db.row_factory = sqlite3.Row
+        # Writes, and reads inside a transaction, use this connection under `_lock`; other
+        # reads use one connection per thread, so that questions read at once (WAL: each sees
+        # the last commit) and one search's full-text and vector queries overlap.
+        self._tx_thread: int | None = None
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self.db = self._connect()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+        self._add_vocab(self.db)
+        self._open_vectors(chroma_client)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.data_dir / "newsbot.sqlite3", check_same_thread=False,
+                             timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
         # reads map the file instead of copying each page: search at 100k passages p95 45 ms
         # without, 30 with (bench/latency.py). Pages read count in the process's resident
         # memory, as shared file pages the kernel can take back.
-        self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-        self._migrate()
+        db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        return db
+
+    @staticmethod
+    def _add_vocab(db: sqlite3.Connection) -> None:
         # each FTS5 term's passage count, for `fts_query` (a view of the index, nothing stored)
-        self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING "
-                        "fts5vocab(main, 'passages_fts', 'row')")
-        self._open_vectors(chroma_client)
+        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING "
+                   "fts5vocab(main, 'passages_fts', 'row')")
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's reading connection; None inside this thread's transaction, whose
+        own writes only its connection sees."""
+        if self._tx_thread == threading.get_ident():
+            return None
+        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._connect()
+            self._add_vocab(db)
+            self._readers.db = db
+            with self._conns_lock:  # (not `_lock`: a write may hold it)
+                self._reader_conns.append(db)
+        return db
 
     def _open_vectors(self, chroma_client: Any) -> None:
         self.chroma = chroma_client
@@ -302,7 +329,11 @@ class Store:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._conns_lock:
+            for db in self._reader_conns:
+                db.close()
+            self._reader_conns.clear()
+            self._readers = threading.local()
             self.db.close()
 
     @contextmanager
@@ -323,12 +354,15 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
+            self._tx_thread = threading.get_ident()
             try:
                 yield self.db
             except BaseException:
                 if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
                     self.db.execute("ROLLBACK")
                 raise
+            finally:
+                self._tx_thread = None
             try:
                 self.db.execute("COMMIT")
             except BaseException:
@@ -341,6 +375,9 @@ class Store:
             self._spans.clear()
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        db = self._reader()
+        if db is not None:
+            return db.execute(sql, args).fetchall()
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
@@ -798,8 +835,8 @@ class Store:
                     "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
                     f"WHERE {' AND '.join(scope)}", scope_args)}
                 best: list[tuple[int, float]] = []
-                with self._lock:
-                    cur = self.db.execute(ranked, (q,))
+                with self._lock if self._reader() is None else nullcontext():
+                    cur = (self._reader() or self.db).execute(ranked, (q,))
                     for rid, score in cur:
                         if rid in held:
                             best.append((rid, -float(score)))

@@ -248,3 +248,35 @@ def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_pat
         got = store.lexical(question, 3, since, until, sources)
         assert [round(s, 5) for _, s in got] == [round(s, 5) for _, s in want], (since, sources)
         assert len(got) == len(want) and {i for i, _ in got} <= scope
+
+
+def test_reads_do_not_wait_for_a_write_and_a_transaction_sees_its_own(fake_engine, tmp_path,
+                                                                      store_backend):
+    """Questions read while an index write is open: each thread reads on a connection of its
+    own and sees the last commit; the writing thread sees its own uncommitted rows."""
+    import threading
+
+    if store_backend == "postgres":
+        pytest.skip("the PostgreSQL store reads and writes on one connection, in turn")
+
+    _write(tmp_path / "a.jsonl", ARTS)
+    fake_engine.add_source(str(tmp_path / "a.jsonl"), "local")
+    store = fake_engine.store
+    seen: dict[str, object] = {}
+    opened, read = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        opened.wait(5)
+        seen["during"] = store.stats(passages=True).articles
+        read.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    with store.transaction() as db:
+        db.execute("DELETE FROM articles WHERE id = 'a1'")
+        seen["own"] = store.stats(passages=True).articles
+        opened.set()
+        seen["waited"] = not read.wait(5)  # the other thread answered with this one open
+    t.join(5)
+    assert seen == {"own": 1, "during": 2, "waited": False}
+    assert store.stats(passages=True).articles == 1
