@@ -183,6 +183,13 @@ class PgStore(Store):
         self._migrate()
         self._open_vectors(chroma_client)
 
+    def _row_count(self, table: str) -> int:
+        """The planner's estimate once the table was analysed (a COUNT(*) reads every row:
+        26 ms for the passages at 100k), else a count."""
+        est = float(self._q("SELECT reltuples FROM pg_class WHERE oid = ?::regclass",
+                            (table,))[0][0])
+        return int(est) if est >= 0 else super()._row_count(table)
+
     def _reader(self) -> None:
         """Reads share the one connection, under `_lock`."""
         return None

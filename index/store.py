@@ -202,8 +202,8 @@ class Store:
         self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # scope: (read at, share)
         self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # for abstentions
         # Writes, and reads inside a transaction, use this connection under `_lock`; other
-        # reads use one connection per thread, so that questions read at once (WAL: each sees
-        # the last commit) and one search's full-text and vector queries overlap.
+        # reads use one connection per thread, so that questions read at once and none waits
+        # for an index write (WAL: each reader sees the last commit).
         self._tx_thread: int | None = None
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -785,8 +785,12 @@ class Store:
         """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""
         now = time.monotonic()
         if self._total is None or now - self._total[0] > self.TOTAL_TTL:
-            self._total = (now, self.passage_count())
+            self._total = (now, self._row_count("passages"))
         return self._total[1]
+
+    def _row_count(self, table: str) -> int:
+        """How many rows a table holds, for weighing one search path against another."""
+        return int(self._q(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def _doc_counts(self, stems: Iterable[str]) -> dict[str, int]:
         """How many passages hold each stem (FTS5's vocabulary); stems none holds are absent.
@@ -871,8 +875,7 @@ class Store:
                 self._shares.clear()
             n = self._q(f"SELECT COUNT(*) FROM articles a WHERE {' AND '.join(conds)}",
                         args)[0][0]
-            total = int(self._q("SELECT COUNT(*) FROM articles")[0][0])
-            kept = self._shares[key] = (now, float(n) / max(1, total))
+            kept = self._shares[key] = (now, float(n) / max(1, self._row_count("articles")))
         return kept[1]
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:
