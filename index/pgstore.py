@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from index.errors import ConfigError, IndexUnavailable
-from index.models import IndexStats
 from index.store import Store, _held_by, _scope_sql, _within
 from index.text import content_terms, tokens
 
@@ -176,19 +175,20 @@ class PgStore(Store):
         self._writers_here = threading.Lock()
         self._common: tuple[float, dict[str, float]] | None = None  # (read at, lexeme: share)
         self._rows = 0  # the planner's estimate of the passages, read with `_common`
-        self._df: dict[str, tuple[float, int]] = {}
-        self._total: tuple[float, int] | None = None
-        self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}
-        self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}
+        self._init_counts()
         self._migrate()
         self._open_vectors(chroma_client)
 
     def _row_count(self, table: str) -> int:
         """The planner's estimate once the table was analysed (a COUNT(*) reads every row:
         26 ms for the passages at 100k), else a count."""
-        est = float(self._q("SELECT reltuples FROM pg_class WHERE oid = ?::regclass",
-                            (table,))[0][0])
+        est = self._estimated_rows(table)
         return int(est) if est >= 0 else super()._row_count(table)
+
+    def _estimated_rows(self, table: str) -> float:
+        """The planner's row estimate (`pg_class.reltuples`): -1 before the first ANALYZE."""
+        return float(self._q("SELECT reltuples FROM pg_class WHERE oid = ?::regclass",
+                             (table,))[0][0])
 
     def _reader(self) -> None:
         """Reads share the one connection, under `_lock`."""
@@ -224,8 +224,7 @@ class PgStore(Store):
     def transaction(self) -> Iterator[Any]:
         with self._lock, self._pg.errors(), self._pg.connection().transaction():
             yield self._pg
-        self._shares.clear()  # what this process wrote is counted again
-        self._spans.clear()
+        self._forget_counts()
 
     @contextmanager
     def writer_lock(self, wait: bool = False) -> Iterator[bool]:
@@ -309,8 +308,7 @@ class PgStore(Store):
                 "AND attname = 'tsv'")
             elems, freqs = (rows[0][0], rows[0][1]) if rows else (None, None)
             self._common = (now, dict(zip(elems or [], freqs or [], strict=False)))
-            self._rows = max(0, int(self._q(
-                "SELECT reltuples FROM pg_class WHERE oid = 'passages'::regclass")[0][0]))
+            self._rows = max(0, int(self._estimated_rows("passages")))
         return self._common[1]
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:

@@ -17,9 +17,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,8 @@ from index.text import content_terms, tokens
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 COLLECTION = "newsbot_passages"
 SCHEMA_VERSION = 5
@@ -197,10 +199,7 @@ class Store:
         self._lock = threading.RLock()
         self._writer = filelock.FileLock(self.data_dir / "index.lock")
         self._mean_words: tuple[int, float] | None = None  # (at passage count, mean words)
-        self._total: tuple[float, int] | None = None  # (read at, passage count) for BM25
-        self._df: dict[str, tuple[float, int]] = {}  # stem: (read at, passage count)
-        self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # scope: (read at, share)
-        self._spans: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # for abstentions
+        self._init_counts()
         # Writes, and reads inside a transaction, use this connection under `_lock`; other
         # reads use one connection per thread, so that questions read at once and none waits
         # for an index write (WAL: each reader sees the last commit).
@@ -214,6 +213,29 @@ class Store:
         self._migrate()
         self._add_vocab(self.db)
         self._open_vectors(chroma_client)
+
+    def _init_counts(self) -> None:
+        """What is counted and kept for TOTAL_TTL seconds, each as (read at, value)."""
+        self._totals: dict[str, tuple[float, int]] = {}  # table: rows
+        self._df: dict[str, tuple[float, int]] = {}  # stem: passages holding it
+        self._shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # scope: share of articles
+        self._span_stats: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # sources: stats
+
+    def _forget_counts(self) -> None:
+        """After a write by this process: what it changed is counted again."""
+        self._df.clear()
+        self._shares.clear()
+        self._span_stats.clear()
+
+    def _fresh(self, kept: dict[K, tuple[float, V]], key: K, read: Callable[[], V]) -> V:
+        """`kept[key]`, read again when older than TOTAL_TTL seconds."""
+        now = time.monotonic()
+        got = kept.get(key)
+        if got is None or now - got[0] > self.TOTAL_TTL:
+            if len(kept) > 1000:
+                kept.clear()
+            got = kept[key] = (now, read())
+        return got[1]
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.data_dir / "newsbot.sqlite3", check_same_thread=False,
@@ -369,10 +391,7 @@ class Store:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
-            # what this process wrote is counted again
-            self._df.clear()
-            self._shares.clear()
-            self._spans.clear()
+            self._forget_counts()
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         db = self._reader()
@@ -724,27 +743,23 @@ class Store:
         passages counted only with `passages`: an abstention does not show them, and counting
         them cost PostgreSQL 26 ms a question at 100k passages. Without them, what was read is
         kept for TOTAL_TTL seconds (3.4 ms an abstention at 100k passages on SQLite)."""
-        now = time.monotonic()
-        kept = self._spans.get(tuple(sources))
-        if not passages and kept is not None and now - kept[0] <= self.TOTAL_TTL:
-            return kept[1]
+        if not passages:
+            return self._fresh(self._span_stats, tuple(sources),
+                               lambda: self._article_stats(sources))
+        conds, args = _scope_sql("articles", None, None, sources)
+        n = self.passage_count() if not sources else int(self._q(
+            "SELECT COUNT(*) FROM passages WHERE article_id IN "
+            f"(SELECT id FROM articles WHERE {' AND '.join(conds)})", args)[0][0])
+        return replace(self._article_stats(sources), passages=n)
+
+    def _article_stats(self, sources: Sequence[str]) -> IndexStats:
+        """The articles' count and publication span (of some sources' only, when given)."""
         conds, args = _scope_sql("articles", None, None, sources)
         where = " WHERE " + " AND ".join(conds) if conds else ""
         r = self._q("SELECT COUNT(*) AS n, MIN(published) AS lo, MAX(published) AS hi "
                     f"FROM articles{where}", args)[0]
-        if not passages:
-            if len(self._spans) > 1000:
-                self._spans.clear()
-            self._spans[tuple(sources)] = (now, IndexStats(
-                articles=r["n"], passages=0, first=from_ts(r["lo"]), last=from_ts(r["hi"])))
-            return self._spans[tuple(sources)][1]
-        n = 0
-        if passages:
-            n = self.passage_count() if not sources else int(self._q(
-                "SELECT COUNT(*) FROM passages WHERE article_id IN "
-                f"(SELECT id FROM articles{where})", args)[0][0])
-        return IndexStats(articles=r["n"], passages=n,
-                          first=from_ts(r["lo"]), last=from_ts(r["hi"]))
+        return IndexStats(articles=r["n"], passages=0, first=from_ts(r["lo"]),
+                          last=from_ts(r["hi"]))
 
     def passage_count(self) -> int:
         return int(self._q("SELECT COUNT(*) FROM passages")[0][0])
@@ -783,10 +798,7 @@ class Store:
 
     def _passage_total(self) -> int:
         """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""
-        now = time.monotonic()
-        if self._total is None or now - self._total[0] > self.TOTAL_TTL:
-            self._total = (now, self._row_count("passages"))
-        return self._total[1]
+        return self._fresh(self._totals, "passages", lambda: self._row_count("passages"))
 
     def _row_count(self, table: str) -> int:
         """How many rows a table holds, for weighing one search path against another."""
@@ -839,8 +851,9 @@ class Store:
                     "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
                     f"WHERE {' AND '.join(scope)}", scope_args)}
                 best: list[tuple[int, float]] = []
-                with self._lock if self._reader() is None else nullcontext():
-                    cur = (self._reader() or self.db).execute(ranked, (q,))
+                db = self._reader()
+                with nullcontext() if db is not None else self._lock:
+                    cur = (db or self.db).execute(ranked, (q,))
                     for rid, score in cur:
                         if rid in held:
                             best.append((rid, -float(score)))
@@ -867,16 +880,12 @@ class Store:
     def _share(self, conds: list[str], args: list[Any]) -> float:
         """The share of the articles that a scope's conditions hold, counted again after
         TOTAL_TTL seconds (a source's count took 3.6 ms at 100k passages)."""
-        key = (tuple(conds), tuple(args))
-        now = time.monotonic()
-        kept = self._shares.get(key)
-        if kept is None or now - kept[0] > self.TOTAL_TTL:
-            if len(self._shares) > 1000:
-                self._shares.clear()
+        def read() -> float:
             n = self._q(f"SELECT COUNT(*) FROM articles a WHERE {' AND '.join(conds)}",
                         args)[0][0]
-            kept = self._shares[key] = (now, float(n) / max(1, self._row_count("articles")))
-        return kept[1]
+            return float(n) / max(1, self._row_count("articles"))
+
+        return self._fresh(self._shares, (tuple(conds), tuple(args)), read)
 
     def mentions_anywhere(self, name: str, sources: Sequence[str] = ()) -> bool:
         """Whether any passage or title (of some sources' articles, when given) holds the
