@@ -93,3 +93,16 @@ def test_sputnik_declines_what_it_does_not_say(sputnik):
     a = sputnik.ask("How many Turkish soldiers were killed by the Syrian government attack in "
                     "Idlib?")
     assert a.abstained, text(a)
+
+
+def test_a_question_embeds_alone_as_it_would_in_a_batch(model):
+    """A single text (a question) runs on a one-thread session of its own, batches on the
+    indexing one: both give the same vector, and it finds the passage it paraphrases."""
+    question = "Did Russia and Turkey agree to keep talking about Idlib?"
+    passages = ["Russian and Turkish officials will hold more talks on Idlib next week.",
+                "The library opens until ten at night from March."]
+    alone = model.encode([question])[0]
+    batch = model.encode([question, *passages])
+    assert float(alone @ batch[0]) > 0.99
+    assert sorted(model._sessions) == [1, model.threads]
+    assert float(alone @ batch[1]) > float(alone @ batch[2]) + 0.1
