@@ -230,6 +230,31 @@ def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_p
         assert {i for i, _ in got} <= {i for i, _ in scope}  # (scores tie: the ids may differ)
 
 
+def test_a_scope_kept_in_memory_follows_the_index(fake_engine, tmp_path, store_backend):
+    """A scope searched exactly keeps its vectors for the next question; a write forgets them,
+    so an article added to the scope is found at once, and one deleted is gone."""
+    _wide_and_narrow(fake_engine, tmp_path)
+    store = fake_engine.store
+    store.NEAR_COST = 1e9  # the scope is read exactly
+    question = "When is the harbour ferry item in the narrow feed?"
+    qv = fake_engine.embedder.encode([question])[0]
+    first = store.dense(qv, 3, sources=("narrow",))
+    assert len(store._scope_vectors) == 1 and {i for i, _ in first} <= {
+        i for i, _ in _in_scope(store, None, None, ("narrow",))}
+    assert store.dense(qv, 3, sources=("narrow",)) == first  # from memory
+    narrow = tmp_path / "narrow.jsonl"
+    narrow.write_text(narrow.read_text() + json.dumps(
+        {"id": "n9", "title": "Narrow 9", "published": "2020-02-11",
+         "text": "When is the harbour ferry item in the narrow feed?"}) + "\n")
+    fake_engine.refresh("narrow")
+    assert store._scope_vectors == {}
+    found = store.dense(qv, 3, sources=("narrow",))
+    assert store.get_passages([found[0][0]])[found[0][0]].article_id == "n9"
+    assert found[0][1] > first[0][1]
+    fake_engine.remove_source("narrow")
+    assert store.dense(qv, 3, sources=("narrow",)) == []
+
+
 @pytest.mark.parametrize("small_scope", [1.0, 0.0])
 def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_path,
                                                              small_scope, store_backend):
