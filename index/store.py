@@ -198,6 +198,11 @@ class Store:
     # vectors cost 6 ms at 100k passages, scoring them in memory 0.3.
     SCOPE_VECTORS = 10_000
     SCOPES_KEPT = 4
+    # A scope of at most this many passages keeps which ones it holds (2 MB): the full-text
+    # side reads FTS5's ranking until k of them have passed, the vector side limits Chroma's
+    # nearest to them, without asking the store each time (a source, a tenth of 100k
+    # passages: 3 ms to check 750 of Chroma's nearest, 0.1 in memory).
+    SCOPE_MEMBERS = 20_000
 
     def __init__(self, data_dir: Path, chroma_client: Any) -> None:
         self.data_dir = Path(data_dir)
@@ -228,6 +233,8 @@ class Store:
         self._span_stats: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # sources: stats
         # scope: (passage ids, their vectors as rows)
         self._scope_vectors: dict[tuple[Any, ...], tuple[float, tuple[list[str], np.ndarray]]] = {}
+        # scope: (row ids, passage ids) of its passages
+        self._scope_members: dict[tuple[Any, ...], tuple[float, tuple[set[int], set[str]]]] = {}
 
     def _forget_counts(self) -> None:
         """After a write by this process: what it changed is counted again."""
@@ -235,6 +242,7 @@ class Store:
         self._shares.clear()
         self._span_stats.clear()
         self._scope_vectors.clear()
+        self._scope_members.clear()
 
     def _fresh(self, kept: dict[K, tuple[float, V]], key: K, read: Callable[[], V],
                most: int = 1000) -> V:
@@ -850,10 +858,11 @@ class Store:
         Without a scope, FTS5 ranks its matches by itself and only the best k are joined to
         their passages: joining every match first cost 10 ms at the median and 35 at p95 at
         100k passages, against 6 and 13 (bench/latency.py). Within a small share of the index
-        (`SMALL_SCOPE`: a week is 2% of a year), FTS5's ranking is read until k passages of
-        the scope have passed (12 and 48 ms joined, 11 and 22 so, at 100k); within a larger
-        one, every match is joined and limited before ranking (reading the scope's passages
-        first cost more: a tenth of the index, 11 and 35 ms joined, 18 and 62 so)."""
+        (`SMALL_SCOPE`: a week is 2% of a year), or one whose passages are kept in memory
+        (`SCOPE_MEMBERS`), FTS5's ranking is read until k passages of the scope have passed
+        (12 and 48 ms joined, 11 and 22 so, at 100k); within a larger one, every match is
+        joined and limited before ranking (reading the scope's passages each time cost more: a
+        tenth of the index, 11 and 35 ms joined, 18 and 62 so)."""
         q = self.fts_query(question, max_terms, max_postings)
         if q is None:
             return []
@@ -861,16 +870,16 @@ class Store:
         ranked = ("SELECT rowid AS r, bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
                   "WHERE passages_fts MATCH ? ORDER BY s")
         try:
-            if scope and self._share(scope, scope_args) <= self.SMALL_SCOPE:
-                held = {r[0] for r in self._q(
-                    "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
-                    f"WHERE {' AND '.join(scope)}", scope_args)}
+            held = self._members(scope, scope_args) if scope else None
+            if held is None and scope and self._share(scope, scope_args) <= self.SMALL_SCOPE:
+                held = self._read_members(scope, scope_args)
+            if held is not None:
                 best: list[tuple[int, float]] = []
                 db = self._reader()
                 with nullcontext() if db is not None else self._lock:
                     cur = (db or self.db).execute(ranked, (q,))
                     for rid, score in cur:
-                        if rid in held:
+                        if rid in held[0]:
                             best.append((rid, -float(score)))
                             if len(best) == k:
                                 break
@@ -891,6 +900,21 @@ class Store:
         except sqlite3.OperationalError as exc:
             log.warning("lexical query failed for %r: %s", question, exc)
             return []
+
+    def _members(self, conds: list[str], args: list[Any]) -> tuple[set[int], set[str]] | None:
+        """The row and passage ids of a scope's passages, kept for TOTAL_TTL seconds, when it
+        holds at most SCOPE_MEMBERS passages (going by its share of the articles)."""
+        key = (tuple(conds), tuple(args))
+        if not self._kept(self._scope_members, key) and (
+                self._share(conds, args) * self._passage_total() > self.SCOPE_MEMBERS):
+            return None
+        return self._fresh(self._scope_members, key, lambda: self._read_members(conds, args),
+                           self.SCOPES_KEPT)
+
+    def _read_members(self, conds: list[str], args: list[Any]) -> tuple[set[int], set[str]]:
+        rows = self._q("SELECT p.rid, p.id FROM passages p JOIN articles a "
+                       f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
+        return {r[0] for r in rows}, {r[1] for r in rows}
 
     def _share(self, conds: list[str], args: list[Any]) -> float:
         """The share of the articles that a scope's conditions hold, counted again after
@@ -986,11 +1010,12 @@ class Store:
         share = self._share(conds, args)
         in_scope = share * self._passage_total()
         want = max(k, math.ceil(1.5 * k / share)) if share else 0
+        members = self._members(conds, args)
         # (SQLite starts from the ids given, not from the scope: 3 ms for 1,000, not 9)
         conds, args = _scope_sql("a", since, until, sources, per_row=True)
         while want and want * self.NEAR_COST < in_scope * self.EXACT_COST:
             near = self._dense_chroma(vector, want)
-            held = {r[0] for r in self._q_in_args(
+            held = members[1] if members is not None else {r[0] for r in self._q_in_args(
                 f"SELECT p.id FROM passages p {self.ORDERED_JOIN} articles a "
                 "ON a.id = p.article_id "
                 f"WHERE p.id IN ({{ids}}) AND {' AND '.join(conds)}", [i for i, _ in near], args)}

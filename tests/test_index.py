@@ -208,8 +208,9 @@ def _in_scope(store, since, until, sources) -> list[tuple[str, bytes]]:
             and (not sources or r[3] in sources)]
 
 
-@pytest.mark.parametrize("near_cost", [0.0, 1e9])
-def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_path, near_cost):
+@pytest.mark.parametrize(("near_cost", "members"), [(0.0, 0), (0.0, 10**6), (1e9, 0)])
+def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_path, near_cost,
+                                                              members):
     """Within a window or a source, the dense side returns the nearest passages of that scope
     only, as an exact search over the scope's vectors would, whether Chroma's nearest were
     fetched and limited (a scope holding much of the index) or the scope was searched exactly
@@ -219,6 +220,7 @@ def test_a_limited_search_finds_the_nearest_passages_in_scope(fake_engine, tmp_p
     _wide_and_narrow(fake_engine, tmp_path)
     store = fake_engine.store
     store.NEAR_COST = near_cost  # Chroma's nearest limited (0), or the scope read exactly
+    store.SCOPE_MEMBERS = members  # limited by the store, or by the scope's ids kept in memory
     qv = fake_engine.embedder.encode(["When does the harbour ferry run?"])[0]
     for since, until, sources in SCOPES:
         got = store.dense(qv, 5, since, until, sources)
@@ -255,15 +257,16 @@ def test_a_scope_kept_in_memory_follows_the_index(fake_engine, tmp_path, store_b
     assert store.dense(qv, 3, sources=("narrow",)) == []
 
 
-@pytest.mark.parametrize("small_scope", [1.0, 0.0])
-def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_path,
-                                                             small_scope, store_backend):
+@pytest.mark.parametrize(("small_scope", "members"), [(1.0, 0), (0.0, 0), (0.0, 10**6)])
+def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_path, small_scope,
+                                                             members, store_backend):
     """Within a window or a source, the full-text side returns the scope's best passages only,
     the same whether the scope's passages were read first (a small share of the index) or every
     match was joined to its article."""
     _wide_and_narrow(fake_engine, tmp_path)
     store = fake_engine.store
-    store.SMALL_SCOPE = small_scope
+    store.SMALL_SCOPE = small_scope  # the scope's passages read first, or joined to
+    store.SCOPE_MEMBERS = members  # (or kept in memory)
     question = "When does the harbour ferry run?"
     everything = dict(store.lexical(question, 100))
     for since, until, sources in SCOPES:
