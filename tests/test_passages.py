@@ -81,3 +81,23 @@ def test_passages_carry_their_sentence_offsets():
             assert list(p.sentences) == sentence_spans(p.text)  # as splitting it again gives
             n += len(p.sentences)
     assert n > 40
+
+
+_PIECES = ["It rained.", "It rained.", "Mr. Smith said so.", "\"We won. They lost.\"", "Prices rose 3.5%.",
+           "Why?", "See the U.S. report", "and then", "No. 10 agreed!", " ", "  \n", "It rained.  "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12))
+def test_sentences_are_located_as_pysbd_itself_locates_them(pieces):
+    """The segmenter finds pysbd's sentences in the text without a pattern per sentence; the
+    spans are pysbd's own, repeated sentences and white space included."""
+    import pysbd
+
+    from index.passages import _segmenter
+
+    text = " ".join(pieces)
+    reference = pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)
+    ours = _segmenter().segment(text)
+    assert [(s.start, s.end, s.sent) for s in ours] == [(s.start, s.end, s.sent)
+                                                       for s in reference]
