@@ -164,8 +164,11 @@ def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
     idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}
     out: dict[str, float] = {}
     docs = {pid: tokens(text) for pid, text in texts.items()}
-    # the candidates' distinct words stemmed once, those that are question words kept
-    held = {w: s for w in set().union(*docs.values()) if (s := porter(w)) in idf}
+    # the candidates' distinct words stemmed once, those that are question words kept (a
+    # Porter stem keeps its word's first letter: the others are not stemmed at all)
+    initials = {t[0] for t in idf}
+    held = {w: s for w in set().union(*docs.values())
+            if w[0] in initials and (s := porter(w)) in idf}
     for pid, words in docs.items():
         counts: Counter[str] = Counter()
         for word in held.keys() & set(words):

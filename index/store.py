@@ -192,11 +192,14 @@ class Store:
     ORDERED_JOIN = "CROSS JOIN"  # a join SQLite runs in the order written
     # a scope holding at most this share of the articles is read first by `lexical`
     SMALL_SCOPE = 0.05
-    # A scope searched exactly keeps its vectors in memory for TOTAL_TTL seconds, when it
-    # holds at most this many (15 MB), for the last SCOPES_KEPT scopes: "this week" or one
-    # Discord server's sources is asked about again and again, and reading a week's 2,000
-    # vectors cost 6 ms at 100k passages, scoring them in memory 0.3.
-    SCOPE_VECTORS = 10_000
+    # A scope of at most this many passages (18 MB) keeps its vectors in memory for TOTAL_TTL
+    # seconds, for the last SCOPES_KEPT scopes, once searching it exactly is the cheaper way
+    # (a week at 100k passages) or it has been asked about often enough within TOTAL_TTL
+    # that reading its vectors once would have cost less than fetching Chroma's nearest each
+    # time (a source: 10,000 vectors, 60 ms to read, against 750 of Chroma's nearest, 6 ms):
+    # "this week" or one Discord server's sources is asked about again and again. A week's
+    # 2,000 vectors cost 6 ms to read at 100k passages, 0.3 to score in memory.
+    SCOPE_VECTORS = 12_000
     SCOPES_KEPT = 4
     # A scope of at most this many passages keeps which ones it holds (2 MB): the full-text
     # side reads FTS5's ranking until k of them have passed, the vector side limits Chroma's
@@ -233,6 +236,8 @@ class Store:
         self._span_stats: dict[tuple[str, ...], tuple[float, IndexStats]] = {}  # sources: stats
         # scope: (passage ids, their vectors as rows)
         self._scope_vectors: dict[tuple[Any, ...], tuple[float, tuple[list[str], np.ndarray]]] = {}
+        # scope: (first search within TOTAL_TTL, searches since)
+        self._scope_asks: dict[tuple[Any, ...], tuple[float, int]] = {}
         # scope: (row ids, passage ids) of its passages
         self._scope_members: dict[tuple[Any, ...], tuple[float, tuple[set[int], set[str]]]] = {}
 
@@ -911,6 +916,17 @@ class Store:
         return self._fresh(self._scope_members, key, lambda: self._read_members(conds, args),
                            self.SCOPES_KEPT)
 
+    def _asked(self, key: tuple[Any, ...]) -> int:
+        """How many times a scope has been searched within TOTAL_TTL, this time included."""
+        now = time.monotonic()
+        first, n = self._scope_asks.get(key, (now, 0))
+        if now - first > self.TOTAL_TTL:
+            first, n = now, 0
+        if len(self._scope_asks) >= 1000:
+            self._scope_asks.clear()
+        self._scope_asks[key] = (first, n + 1)
+        return n + 1
+
     def _read_members(self, conds: list[str], args: list[Any]) -> tuple[set[int], set[str]]:
         rows = self._q("SELECT p.rid, p.id FROM passages p JOIN articles a "
                        f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
@@ -999,17 +1015,23 @@ class Store:
         Within a window or some sources (a filter, or what one Discord server sees), Chroma's
         nearest are fetched, enough for 1.5 k of them to be in the scope going by its share of
         the index, and limited here; a shortfall fetches four times as many. Once fetching would
-        cost more than reading the scope's vectors (`NEAR_COST`, `EXACT_COST`), the scope is
-        searched exactly. A Chroma `where` scans every id it matches: a week (2% of the index)
-        cost 31 ms at 100k passages, against 10 exactly (bench/latency.py)."""
+        cost more than reading the scope's vectors (`NEAR_COST`, `EXACT_COST`), or once a
+        scope of `SCOPE_VECTORS` at most has been asked about often enough that keeping its
+        vectors in memory costs less, the scope is searched exactly. A Chroma `where` scans
+        every id it matches: a week (2% of the index) cost 31 ms at 100k passages, against 10
+        exactly (bench/latency.py)."""
         if since is None and until is None and not sources:
             return self._dense_chroma(vector, k)
         conds, args = _scope_sql("a", since, until, sources)
-        if self._kept(self._scope_vectors, (tuple(conds), tuple(args))):
+        key = (tuple(conds), tuple(args))
+        if self._kept(self._scope_vectors, key):
             return self._dense_exact(vector, k, since, until, sources, keep=True)
         share = self._share(conds, args)
         in_scope = share * self._passage_total()
         want = max(k, math.ceil(1.5 * k / share)) if share else 0
+        if in_scope <= self.SCOPE_VECTORS and (
+                self._asked(key) * want * self.NEAR_COST >= in_scope * self.EXACT_COST):
+            return self._dense_exact(vector, k, since, until, sources, keep=True)
         members = self._members(conds, args)
         # (SQLite starts from the ids given, not from the scope: 3 ms for 1,000, not 9)
         conds, args = _scope_sql("a", since, until, sources, per_row=True)

@@ -257,6 +257,31 @@ def test_a_scope_kept_in_memory_follows_the_index(fake_engine, tmp_path, store_b
     assert store.dense(qv, 3, sources=("narrow",)) == []
 
 
+def test_a_scope_asked_about_often_is_searched_from_memory(fake_engine, tmp_path):
+    """A scope whose vectors cost more to read than fetching Chroma's nearest once is read into
+    memory when it is asked about often enough for that to cost less; the answers stay the
+    same."""
+    import math
+
+    _wide_and_narrow(fake_engine, tmp_path)
+    store = fake_engine.store
+    qv = fake_engine.embedder.encode(["When does the harbour ferry run?"])[0]
+    first = store.dense(qv, 5, sources=("wide",))
+    assert store._scope_vectors == {}  # Chroma's nearest, limited to the source
+    conds = store._shares
+    share = next(iter(conds.values()))[1]
+    in_scope = share * store._passage_total()
+    want = max(5, math.ceil(1.5 * 5 / share))
+    needed = math.ceil(in_scope * store.EXACT_COST / (want * store.NEAR_COST))
+    assert needed > 2
+    for _ in range(needed - 2):
+        assert store.dense(qv, 5, sources=("wide",)) == first
+    assert store._scope_vectors == {}
+    again = store.dense(qv, 5, sources=("wide",))
+    assert len(store._scope_vectors) == 1
+    assert [round(s, 5) for _, s in again] == [round(s, 5) for _, s in first]
+
+
 @pytest.mark.parametrize(("small_scope", "members"), [(1.0, 0), (0.0, 0), (0.0, 10**6)])
 def test_a_limited_lexical_search_ranks_the_scopes_passages(fake_engine, tmp_path, small_scope,
                                                              members, store_backend):
