@@ -122,6 +122,7 @@ class OnnxEmbedder:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             log.info("loading embedding model from %s (%d threads)", self.path, threads)
             session = ort.InferenceSession(str(self.path / "model.onnx"), opts,
                                            providers=["CPUExecutionProvider"])

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from index.models import (
     Summary,
     Timeline,
 )
-from index.passages import split_passages
+from index.passages import split_ahead
 from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.search import Mode, search
@@ -66,6 +66,7 @@ T = TypeVar("T")
 Progress = Callable[[int, int, str], None]
 ARTICLES_PER_COMMIT = 512  # articles made visible per SQLite transaction
 ENCODE_GROUP = 1024  # passages handed to the model at once (and per progress tick)
+FIRST_COMMIT = 50  # articles in the first commit of a batch (the model waits for their split)
 
 
 @dataclass
@@ -651,20 +652,29 @@ class Engine:
                 progress(0, 0, source)
             return 0
         embedded = 0
-        with self._dirty():
-            split = {r.id: split_passages(r.id, r.text, salt=r.title) for r in changed}
-            total = sum(len(ps) for ps in split.values())
-            done = 0
-            for i in range(0, len(changed), self.articles_per_commit):
-                chunk = changed[i : i + self.articles_per_commit]
-                passages = [p for r in chunk for p in split[r.id]]
+        # split in a worker process while the model embeds (`split_ahead`); the first commit is
+        # small so that the model starts soon, and each is half as large again as the last, up
+        # to `articles_per_commit`, so that the worker keeps ahead; the progress total is the
+        # passages split so far plus the rest at their mean, exact once all are split
+        with self._dirty(), closing(split_ahead([(r.id, r.text, r.title)
+                                                  for r in changed])) as split:
+            done = split_count = 0
+            i = 0
+            size = float(FIRST_COMMIT)
+            while i < len(changed):
+                chunk = changed[i : i + min(self.articles_per_commit, int(size))]
+                i += len(chunk)
+                size *= 1.5
+                passages = [p for _ in chunk for p in next(split)]
+                split_count += len(passages)
+                total = split_count + round((len(changed) - i) * split_count / i)
                 old = self.store.passage_vectors_of([r.id for r in chunk])
                 need = [p for p in passages if p.id not in old]
                 kept = [p for p in passages if p.id in old]
                 titles = {r.id: r.title for r in chunk}
                 published = {r.id: r.published for r in chunk}
 
-                def tick(n: int, before: int = done) -> None:
+                def tick(n: int, before: int = done, total: int = total) -> None:
                     if progress:
                         progress(before + n, total, source)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -145,3 +147,32 @@ def _make(
         id=f"p_{digest}", article_id=article_id, position=position, start=start, end=end,
         text=body, sentences=tuple((s - start, e - start) for s, e in pieces),
     )
+
+
+# From this many articles on, `split_ahead` splits on a thread of its own while the caller
+# embeds. The model holds both cores, so this gains only the time its threads leave: 700 BBC
+# articles indexed in 34.7 s splitting first, 33.4 s splitting ahead (the splitting alone took
+# 3.6 s). A worker process gained no more.
+SPLIT_AHEAD = 200
+SPLIT_BATCH = 25  # articles split at a time
+
+
+def split_ahead(items: Sequence[tuple[str, str, str]]) -> Generator[list[Passage], None, None]:
+    """The passages of each (article id, text, title), in order, as `split_passages` gives
+    them: on another thread, ahead of the caller, for `SPLIT_AHEAD` articles or more."""
+    if len(items) < SPLIT_AHEAD:
+        for aid, text, title in items:
+            yield split_passages(aid, text, salt=title)
+        return
+    pool = ThreadPoolExecutor(1, thread_name_prefix="newsbot-split")
+    try:
+        futures = [pool.submit(_split_many, items[i : i + SPLIT_BATCH])
+                   for i in range(0, len(items), SPLIT_BATCH)]
+        for f in futures:
+            yield from f.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _split_many(items: Sequence[tuple[str, str, str]]) -> list[list[Passage]]:
+    return [split_passages(aid, text, salt=title) for aid, text, title in items]

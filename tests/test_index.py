@@ -333,3 +333,23 @@ def test_reads_do_not_wait_for_a_write_and_a_transaction_sees_its_own(fake_engin
     t.join(5)
     assert seen == {"own": 1, "during": 2, "waited": False}
     assert store.stats(passages=True).articles == 1
+
+
+def test_a_large_batch_is_split_ahead_and_all_of_it_indexed(fake_engine, tmp_path, monkeypatch):
+    """Many articles are split in a worker process while the model embeds the first commits;
+    every article is indexed, and the progress ends at the exact passage count."""
+    import index.passages
+
+    monkeypatch.setattr(index.passages, "SPLIT_AHEAD", 5)
+    fake_engine.articles_per_commit = 8
+    src = tmp_path / "many.jsonl"
+    _write(src, [{"id": f"m{i}", "title": f"Harbour note {i}",
+                  "text": f"Ferry {i} leaves at {i} o'clock. " * (1 + i % 4) + "\n\nNo more news."}
+                 for i in range(30)])
+    seen = []
+    report = fake_engine.add_source(str(src), "many",
+                                    progress=lambda done, total, what: seen.append((done, total)))
+    stats = fake_engine.store.stats()
+    assert report.new == 30 and stats.articles == 30
+    assert seen[-1] == (stats.passages, stats.passages)
+    assert all(done <= total for done, total in seen)

@@ -101,3 +101,28 @@ def test_sentences_are_located_as_pysbd_itself_locates_them(pieces):
     ours = _segmenter().segment(text)
     assert [(s.start, s.end, s.sent) for s in ours] == [(s.start, s.end, s.sent)
                                                        for s in reference]
+
+
+def test_many_articles_are_split_ahead_on_another_thread_as_here(monkeypatch):
+    """From SPLIT_AHEAD articles on, another thread splits them while the caller goes on; the
+    passages are the same, in the same order."""
+    import threading
+
+    import index.passages as passages
+
+    threads = []
+    split_many = passages._split_many
+
+    def recorded(items):
+        threads.append(threading.current_thread().name)
+        return split_many(items)
+
+    monkeypatch.setattr(passages, "_split_many", recorded)
+    monkeypatch.setattr(passages, "SPLIT_AHEAD", 10)
+    monkeypatch.setattr(passages, "SPLIT_BATCH", 7)
+    items = [(f"a{i}", TEXT.replace("Saturday", f"day {i}") * (1 + i % 3), f"Title {i}")
+             for i in range(40)]
+    want = [split_passages(aid, text, salt=title) for aid, text, title in items]
+    assert list(passages.split_ahead(items)) == want
+    assert len(threads) == 6 and all(t.startswith("newsbot-split") for t in threads)
+    assert list(passages.split_ahead(items[:9])) == want[:9] and len(threads) == 6
