@@ -652,10 +652,10 @@ class Engine:
                 progress(0, 0, source)
             return 0
         embedded = 0
-        # split in a worker process while the model embeds (`split_ahead`); the first commit is
+        # split on another thread while the model embeds (`split_ahead`); the first commit is
         # small so that the model starts soon, and each is half as large again as the last, up
-        # to `articles_per_commit`, so that the worker keeps ahead; the progress total is the
-        # passages split so far plus the rest at their mean, exact once all are split
+        # to `articles_per_commit`, so that the splitting keeps ahead; the progress total is
+        # the passages split so far plus the rest at their mean, exact once all are split
         with self._dirty(), closing(split_ahead([(r.id, r.text, r.title)
                                                   for r in changed])) as split:
             done = split_count = 0

@@ -150,9 +150,9 @@ def _make(
 
 
 # From this many articles on, `split_ahead` splits on a thread of its own while the caller
-# embeds. The model holds both cores, so this gains only the time its threads leave: 700 BBC
-# articles indexed in 34.7 s splitting first, 33.4 s splitting ahead (the splitting alone took
-# 3.6 s). A worker process gained no more.
+# embeds. The model holds both cores, so this gains only the time its threads leave (they do
+# not spin, `index/embed.py`): the BBC corpus indexed in one process in 120.8 s splitting
+# ahead, 125.7 s splitting first (13.7 s of it splitting). A worker process gained no more.
 SPLIT_AHEAD = 200
 SPLIT_BATCH = 25  # articles split at a time
 
