@@ -6,6 +6,7 @@ It returns data (`IndexReport`, `Hit`, `Answer`, `Summary`); the front ends word
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -194,10 +195,22 @@ class _Batch:
     duplicates: int = 0
 
 
+@functools.cache
+def one_blas_thread() -> None:
+    """Numpy's BLAS (OpenBLAS) runs on one thread in an engine's process. Its threads spin for
+    a while after each call, and on two cores they took the time of the answer ranker, which
+    runs next: with a source filter, whose vectors are scored in memory, six pairs took 49 ms
+    a question, 31.5 with one BLAS thread (bench/latency.py's questions at 100k passages)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class Engine:
     def __init__(self, store: Store, embedder: Embedder, fetcher: Fetcher,
                  ranker: SentenceRanker | None = None, config: ScoringConfig = DEFAULT,
                  llm: LLMSettings | None = None) -> None:
+        one_blas_thread()
         self.store = store
         self.embedder = embedder
         self.fetcher = fetcher

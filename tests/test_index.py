@@ -353,3 +353,12 @@ def test_a_large_batch_is_split_ahead_and_all_of_it_indexed(fake_engine, tmp_pat
     assert report.new == 30 and stats.articles == 30
     assert seen[-1] == (stats.passages, stats.passages)
     assert all(done <= total for done, total in seen)
+
+
+def test_an_engine_runs_numpy_blas_on_one_thread(fake_engine):
+    """BLAS threads spin after each call and took the answer ranker's cores; an engine's
+    process runs BLAS on one."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
