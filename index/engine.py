@@ -200,7 +200,8 @@ def one_blas_thread() -> None:
     """Numpy's BLAS (OpenBLAS) runs on one thread in an engine's process. Its threads spin for
     a while after each call, and on two cores they took the time of the answer ranker, which
     runs next: with a source filter, whose vectors are scored in memory, six pairs took 49 ms
-    a question, 31.5 with one BLAS thread (bench/latency.py's questions at 100k passages)."""
+    a question, 33 with one BLAS thread (bench/latency.py's questions at 100k passages).
+    (scipy's, which datasketch loads later, does no work when a question is asked.)"""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
