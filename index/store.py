@@ -875,16 +875,21 @@ class Store:
         ranked = ("SELECT rowid AS r, bm25(passages_fts, 0.5, 1.0) AS s FROM passages_fts "
                   "WHERE passages_fts MATCH ? ORDER BY s")
         try:
-            held = self._members(scope, scope_args) if scope else None
+            members = self._members(scope, scope_args) if scope else None
+            held = members[0] if members is not None else None
             if held is None and scope and self._share(scope, scope_args) <= self.SMALL_SCOPE:
-                held = self._read_members(scope, scope_args)
+                # (the row ids only: the passages' index covers them, 0.9 ms for a week at
+                # 100k passages against 1.5 with the passage ids)
+                held = {r[0] for r in self._q(
+                    "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
+                    f"WHERE {' AND '.join(scope)}", scope_args)}
             if held is not None:
                 best: list[tuple[int, float]] = []
                 db = self._reader()
                 with nullcontext() if db is not None else self._lock:
                     cur = (db or self.db).execute(ranked, (q,))
                     for rid, score in cur:
-                        if rid in held[0]:
+                        if rid in held:
                             best.append((rid, -float(score)))
                             if len(best) == k:
                                 break
@@ -913,8 +918,12 @@ class Store:
         if not self._kept(self._scope_members, key) and (
                 self._share(conds, args) * self._passage_total() > self.SCOPE_MEMBERS):
             return None
-        return self._fresh(self._scope_members, key, lambda: self._read_members(conds, args),
-                           self.SCOPES_KEPT)
+        def read() -> tuple[set[int], set[str]]:
+            rows = self._q("SELECT p.rid, p.id FROM passages p JOIN articles a "
+                           f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
+            return {r[0] for r in rows}, {r[1] for r in rows}
+
+        return self._fresh(self._scope_members, key, read, self.SCOPES_KEPT)
 
     def _asked(self, key: tuple[Any, ...]) -> int:
         """How many times a scope has been searched within TOTAL_TTL, this time included."""
@@ -926,11 +935,6 @@ class Store:
             self._scope_asks.clear()
         self._scope_asks[key] = (first, n + 1)
         return n + 1
-
-    def _read_members(self, conds: list[str], args: list[Any]) -> tuple[set[int], set[str]]:
-        rows = self._q("SELECT p.rid, p.id FROM passages p JOIN articles a "
-                       f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
-        return {r[0] for r in rows}, {r[1] for r in rows}
 
     def _share(self, conds: list[str], args: list[Any]) -> float:
         """The share of the articles that a scope's conditions hold, counted again after
