@@ -13,6 +13,9 @@ one-logit head, and learns from the train splits only of the answer-selection da
   the sentence of the evidence paragraph holding the correct choice verbatim is the positive.
 - TrecQA train (newswire) and WikiQA train, as labelled. WikiQA questions with no answering
   sentence give on-topic negatives only, which is what abstention needs.
+- The team's own questions over BBC News articles (`train/news_questions.py`, train split by
+  article): the sentence holding the answer span is the positive; a question on the article's
+  subject that it does not answer has only negatives. Off with `--no-news-questions`.
 - One off-topic sentence (from another paragraph) for a quarter of the questions.
 - Optionally (`--hard N`, off by default, as the shipped model was trained), N of the
   `--negatives` per question are hard ones: the in-context sentences that share the most words
@@ -130,6 +133,22 @@ def labelled_groups(path: Path, ordered: bool) -> list[Group]:
         neg = [s for s, c in zip(shown, d["candidates"], strict=True) if c["label"] != 1]
         if neg or pos:
             out.append((detok(d["question"]), pos, neg))
+    return out
+
+
+def news_question_groups() -> list[Group]:
+    """The team's BBC questions of the train split: every sentence of the article in context
+    (headline and the sentence before), the one holding the answer span the positive."""
+    from train import news_questions as nq
+
+    out: list[Group] = []
+    for q in nq.load("train"):
+        art = nq.articles()[q.article]
+        sents = nq.body_sentences(art["body"])
+        shown = in_context(sents, art["title"])
+        pos = nq.answering_sentence(q)
+        out.append((q.question, [] if pos is None else [shown[pos]],
+                    [s for i, s in enumerate(shown) if i != pos]))
     return out
 
 
@@ -266,6 +285,8 @@ def main() -> None:
                     help="share of in-context candidates shown with the question's names hidden")
     ap.add_argument("--swap-names", type=float, default=0.0,
                     help="share of questions also asked about another name, unanswerable")
+    ap.add_argument("--no-news-questions", action="store_true",
+                    help="leave out the team's BBC questions (as the model of ddc9092 was trained)")
     ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
@@ -292,9 +313,12 @@ def main() -> None:
         "trecqa_train": labelled_groups(DATA / "trecqa_train.jsonl", ordered=False),
         "wikiqa_train": labelled_groups(DATA / "wikiqa_train.jsonl", ordered=True),
     }
-    # news is the domain that matters and the scarcest: RealTime QA and TrecQA count three times
-    # (each time with other sampled negatives)
-    news = groups["realtimeqa_before_2023"] + groups["trecqa_train"]
+    if not args.no_news_questions:
+        groups["news_questions_train"] = news_question_groups()
+    # news is the domain that matters and the scarcest: RealTime QA, TrecQA and the team's BBC
+    # questions count three times (each time with other sampled negatives)
+    news = [g for k in ("realtimeqa_before_2023", "trecqa_train", "news_questions_train")
+            for g in groups.get(k, [])]
     all_groups = [g for gs in groups.values() for g in gs] + news + news
     pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard, hide=args.hide_names,
                      swap=args.swap_names)
@@ -371,7 +395,9 @@ def main() -> None:
         "input": "question [SEP] sentence [SEP] headline and previous sentence, lower-cased by "
                  f"the tokenizer, max length {args.max_length} (the context truncated first)",
         "licences": {"squad_v1_train": "CC BY-SA 4.0", "realtimeqa": "research use",
-                     "trecqa_train": "research use", "wikiqa_train": "research use (MSR)"},
+                     "trecqa_train": "research use", "wikiqa_train": "research use (MSR)",
+                     "news_questions_train": "the team's questions (train/news_questions/) over "
+                                             "BBC News articles (research, non-commercial use)"},
     }
     (out / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
