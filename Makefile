@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/realtimeqa.py
 	$(BIN)/python bench/answers.py
+	$(BIN)/python bench/news_questions.py
 	$(BIN)/python bench/answer_losses.py
 	$(BIN)/python bench/summaries.py
 	$(BIN)/python bench/fragments.py

@@ -22,10 +22,11 @@ ids; both copies go by the first id, so one text never sits in two splits.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.passages import sentence_spans  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("NEWSBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 HERE = ROOT / "train" / "news_questions"
 
 
@@ -69,13 +70,14 @@ def first_copy() -> dict[str, str]:
     return {aid: first[d["body"].strip()] for aid, d in articles().items()}
 
 
-def body_sentences(body: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def body_sentences(body: str) -> tuple[str, ...]:
     """The body's sentences, paragraph by paragraph, as newsbot splits them."""
-    out = []
+    out: list[str] = []
     for para in body.split("\n\n"):
         para = para.strip()
         out.extend(para[s:e] for s, e in sentence_spans(para))
-    return out
+    return tuple(out)
 
 
 def answering_sentence(q: NewsQuestion) -> int | None:
