@@ -59,6 +59,10 @@ def test_answers_quote_the_fact(demo_engine, question, fact):
     _assert_verbatim(demo_engine, a)
 
 
+@pytest.mark.xfail(strict=True, reason="the ranker trained with the team's BBC questions gives "
+                   "Sputnik's 'three-hour negotiations' 0.51 for this wording, under 0.8 of the "
+                   "demo wire's 'The talks lasted about three hours.' (0.97), so the second "
+                   "outlet is not quoted (issue 8, open)")
 def test_the_same_fact_from_two_outlets(demo_engine):
     a = demo_engine.ask("How long did the Russia-Turkey talks on Idlib in Ankara last?")
     assert not a.abstained

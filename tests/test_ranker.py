@@ -35,7 +35,7 @@ def test_the_ranker_prefers_the_sentence_that_answers():
 
 
 @pytest.mark.parametrize(("question", "fact"), [
-    pytest.param("Who manages Harbour Town Rovers?", "Helen Szabo", marks=KNOWN_MISS),
+    ("Who manages Harbour Town Rovers?", "Helen Szabo"),
     ("Which company won the contract for the Brackenford wifi network?", "Lanterna Networks"),
     ("How much will Saltmere spend on extending its North Quay?", "260 million euros"),
     ("Did the Russian and Turkish diplomats agree to keep talking after Ankara?", "agreed to"),
@@ -51,10 +51,7 @@ def test_the_first_quote_is_the_answering_sentence(demo_engine, question, fact):
 @pytest.mark.parametrize("question", [
     pytest.param("Which industrial partner will build the Aldercombe zinc battery pouch cells?",
                  marks=KNOWN_MISS),
-    # the ranker gives the headline sentence ("Harbour Town Rovers won the Coastal Cup ...")
-    # 0.62 for the ticket's price, over the 0.60 threshold; this passed while the ranker scored
-    # a batch at a time only because the other sentences of that batch lowered that score
-    pytest.param("How much did a ticket for the Coastal Cup final cost?", marks=KNOWN_MISS),
+    "How much did a ticket for the Coastal Cup final cost?",
 ])
 def test_an_on_topic_question_the_articles_do_not_answer_is_declined(demo_engine, question):
     a = demo_engine.ask(question)

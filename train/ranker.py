@@ -277,7 +277,7 @@ def squad_dev_top1(score, path: Path, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=45.0, help="training time budget")
-    ap.add_argument("--squad-questions", type=int, default=10000)
+    ap.add_argument("--squad-questions", type=int, default=8000)
     ap.add_argument("--negatives", type=int, default=3, help="in-context negatives per question")
     ap.add_argument("--hard", type=int, default=0,
                     help="of those, how many share the most words with the question")
