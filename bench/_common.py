@@ -36,6 +36,23 @@ def bbc_as_articles_jsonl(dest: Path) -> Path:
     return dest
 
 
+def constant_flags(ap) -> None:
+    """`--retrieval-weight` and `--min-answer-score`: another ranker's calibrated constants."""
+    ap.add_argument("--retrieval-weight", type=float,
+                    help="instead of the configured one (another ranker's calibrated value)")
+    ap.add_argument("--min-answer-score", type=float, help="likewise")
+
+
+def apply_constants(engine, args) -> None:
+    """The constants given by `constant_flags`, in place of the configured ones."""
+    import dataclasses
+
+    chosen = {k: v for k, v in (("retrieval_weight", args.retrieval_weight),
+                                ("min_answer_score", args.min_answer_score)) if v is not None}
+    if chosen:
+        engine.config = dataclasses.replace(engine.config, **chosen)
+
+
 def fresh_engine(data_dir: str | None = None, **settings):
     from index.engine import Engine
     from index.settings import IndexSettings

@@ -25,7 +25,7 @@ import sys
 import time
 
 import numpy as np
-from _common import DATA, fresh_engine, need, read_jsonl
+from _common import DATA, apply_constants, constant_flags, fresh_engine, need, read_jsonl
 from realtimeqa import OFF_TOPIC, build, load, verbatim_items
 
 from index.answer import article_scores, candidates, score_candidates, shortlist
@@ -231,18 +231,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller samples")
     ap.add_argument("--ranker-only", action="store_true",
                     help="skip the MiniLM cosine baselines (comparing two rankers)")
-    ap.add_argument("--retrieval-weight", type=float,
-                    help="instead of the configured one (another ranker's calibrated value)")
-    ap.add_argument("--min-answer-score", type=float, help="likewise")
+    constant_flags(ap)
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")
         return
     engine = fresh_engine(args.data_dir)
-    chosen = {k: v for k, v in (("retrieval_weight", args.retrieval_weight),
-                                ("min_answer_score", args.min_answer_score)) if v is not None}
-    if chosen:
-        engine.config = dataclasses.replace(engine.config, **chosen)
+    apply_constants(engine, args)
     if engine.ranker is None:
         sys.exit("the answer ranker is off (NEWSBOT_RERANKER); nothing to measure")
     articles, questions = load()

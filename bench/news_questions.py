@@ -3,7 +3,7 @@
     .venv/bin/python bench/news_questions.py [--data-dir DIR] [--split report|tune] [--calibrate]
 
 The questions (`train/news_questions/`, written by the team, many worded unlike the sentence
-that answers, and a quarter of them on an article's subject but not answered by it) are asked of
+that answers, and a sixth of them on an article's subject but not answered by it) are asked of
 an index of all 2,225 BBC articles (about 10k passages, undated). Splits are by article:
 `train` questions train the ranker (train/ranker.py), `tune` ones may choose constants
 (`--calibrate`), `report` ones are reported.
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, bbc_as_articles_jsonl, fresh_engine, need
+from _common import DATA, apply_constants, bbc_as_articles_jsonl, constant_flags, fresh_engine, need
 
 from index.ranker import sentence_contexts
 from train import news_questions as nq
@@ -115,18 +115,14 @@ def main() -> None:
     ap.add_argument("--split", choices=("tune", "report"), default="report")
     ap.add_argument("--calibrate", action="store_true", help="sweep the constants (tune split)")
     ap.add_argument("--ranker-only", action="store_true", help="skip the cosine baseline")
-    ap.add_argument("--retrieval-weight", type=float, help="instead of the configured one")
-    ap.add_argument("--min-answer-score", type=float, help="likewise")
+    constant_flags(ap)
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")
         return
     need("bbc_news_summary.jsonl")
     engine = fresh_engine(args.data_dir)
-    chosen = {k: v for k, v in (("retrieval_weight", args.retrieval_weight),
-                                ("min_answer_score", args.min_answer_score)) if v is not None}
-    if chosen:
-        engine.config = dataclasses.replace(engine.config, **chosen)
+    apply_constants(engine, args)
     build(engine)
     split = "tune" if args.calibrate else args.split
     qs = nq.load(split)
