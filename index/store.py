@@ -880,9 +880,7 @@ class Store:
             if held is None and scope and self._share(scope, scope_args) <= self.SMALL_SCOPE:
                 # (the row ids only: the passages' index covers them, 0.9 ms for a week at
                 # 100k passages against 1.5 with the passage ids)
-                held = {r[0] for r in self._q(
-                    "SELECT p.rid FROM passages p JOIN articles a ON a.id = p.article_id "
-                    f"WHERE {' AND '.join(scope)}", scope_args)}
+                held = {r[0] for r in self._scope_passages("p.rid", scope, scope_args)}
             if held is not None:
                 best: list[tuple[int, float]] = []
                 db = self._reader()
@@ -918,12 +916,17 @@ class Store:
         if not self._kept(self._scope_members, key) and (
                 self._share(conds, args) * self._passage_total() > self.SCOPE_MEMBERS):
             return None
+
         def read() -> tuple[set[int], set[str]]:
-            rows = self._q("SELECT p.rid, p.id FROM passages p JOIN articles a "
-                           f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
+            rows = self._scope_passages("p.rid, p.id", conds, args)
             return {r[0] for r in rows}, {r[1] for r in rows}
 
         return self._fresh(self._scope_members, key, read, self.SCOPES_KEPT)
+
+    def _scope_passages(self, columns: str, conds: list[str], args: list[Any]) -> list[Any]:
+        """`columns` (of passages `p` and articles `a`) of every passage a scope holds."""
+        return self._q(f"SELECT {columns} FROM passages p JOIN articles a "
+                       f"ON a.id = p.article_id WHERE {' AND '.join(conds)}", args)
 
     def _asked(self, key: tuple[Any, ...]) -> int:
         """How many times a scope has been searched within TOTAL_TTL, this time included."""

@@ -80,12 +80,17 @@ def body_sentences(body: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def holding(q: NewsQuestion) -> list[int]:
+    """The indices (in `body_sentences`) of the sentences holding the answer span."""
+    if q.answer is None:
+        return []
+    answer = q.answer
+    return [i for i, s in enumerate(body_sentences(articles()[q.article]["body"])) if answer in s]
+
+
 def answering_sentence(q: NewsQuestion) -> int | None:
     """The index (in `body_sentences`) of the one sentence holding the answer."""
-    if q.answer is None:
-        return None
-    sents = body_sentences(articles()[q.article]["body"])
-    hits = [i for i, s in enumerate(sents) if q.answer in s]
+    hits = holding(q)
     return hits[0] if len(hits) == 1 else None
 
 
@@ -102,8 +107,7 @@ def problems(q: NewsQuestion) -> list[str]:
         return [f"answer {q.answer!r} is not verbatim in the body"]
     if len(q.answer.split()) > 12:
         return ["answer is longer than 12 words: give a short span of the sentence"]
-    sents = body_sentences(body)
-    hits = [i for i, s in enumerate(sents) if q.answer in s]
+    hits = holding(q)
     if len(hits) != 1:
         return [f"answer {q.answer!r} lies in {len(hits)} sentences (needs exactly one; a span "
                 "across a sentence break lies in none)"]
