@@ -50,8 +50,9 @@ sys.path.insert(0, str(ROOT))
 from index.passages import sentence_spans  # noqa: E402
 from index.ranker import candidate_text, sentence_contexts  # noqa: E402
 from index.text import content_terms, stem  # noqa: E402
+from train import news_questions as nq  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = nq.DATA  # ../shared/data, or NEWSBOT_SHARED_DATA
 OUT = ROOT / "index" / "ranker_model"
 WORK = ROOT / "train" / "out"
 RTQA_TRAIN_BEFORE = "2023/01/01"
@@ -139,8 +140,6 @@ def labelled_groups(path: Path, ordered: bool) -> list[Group]:
 def news_question_groups() -> list[Group]:
     """The team's BBC questions of the train split: every sentence of the article in context
     (headline and the sentence before), the one holding the answer span the positive."""
-    from train import news_questions as nq
-
     out: list[Group] = []
     for q in nq.load("train"):
         art = nq.articles()[q.article]
