@@ -37,10 +37,12 @@ def bbc_as_articles_jsonl(dest: Path) -> Path:
 
 
 def constant_flags(ap) -> None:
-    """`--retrieval-weight` and `--min-answer-score`: another ranker's calibrated constants."""
+    """`--retrieval-weight`, `--min-answer-score`, `--names-missing-score`: other constants
+    than the configured ones (another ranker's calibrated values)."""
     ap.add_argument("--retrieval-weight", type=float,
                     help="instead of the configured one (another ranker's calibrated value)")
     ap.add_argument("--min-answer-score", type=float, help="likewise")
+    ap.add_argument("--names-missing-score", type=float, help="likewise")
 
 
 def apply_constants(engine, args) -> None:
@@ -48,7 +50,9 @@ def apply_constants(engine, args) -> None:
     import dataclasses
 
     chosen = {k: v for k, v in (("retrieval_weight", args.retrieval_weight),
-                                ("min_answer_score", args.min_answer_score)) if v is not None}
+                                ("min_answer_score", args.min_answer_score),
+                                ("names_missing_score", args.names_missing_score))
+              if v is not None}
     if chosen:
         engine.config = dataclasses.replace(engine.config, **chosen)
 

@@ -105,9 +105,11 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         h.article.published and h.article.published.year == int(n) for h in hits)]
     if years:
         return _abstain(store, filters, question, "period", names=years)
-    if names and len(found) / len(names) < config.min_name_coverage:
+    missing = [n for n in names if n not in found]
+    names_short = bool(names) and len(found) / len(names) < config.min_name_coverage
+    if names_short and (config.names_missing_score is None or ranker is None):
         return _abstain(store, filters, question, "names_not_found", period=period,
-                        names=[n for n in names if n not in found], found_with=found)
+                        names=missing, found_with=found)
 
     cands = candidates(widen(store, hits, config.whole_articles))
     if not cands:
@@ -119,7 +121,12 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         # "what is the latest on X?", "and what happened next?" ask for news, not for one fact
         # a sentence must hold: the names check above keeps them on the subject
         bar = 0.0
+    if names_short:  # only a sentence that surely answers makes up for the names missing
+        bar = max(bar, config.names_missing_score or 0.0)
     best = max(c.ranker for c in cands)
+    if best < bar and names_short:
+        return _abstain(store, filters, question, "names_not_found", period=period,
+                        names=missing, found_with=found, best_score=best)
     if best < bar:
         return _abstain(store, filters, question, "no_answer", period=period, best_score=best)
     result = _compose(store, filters, question, _choose(cands, config, bar))

@@ -79,8 +79,12 @@ class ScoringConfig:
     # another quote must reach this share of the best quote's ranker score, and come from
     # another article (confirmation) or answer at least as surely as the first (another part)
     second_quote_ratio: float = 0.8
-    # at least this share of the question's names must appear in what was retrieved
+    # at least this share of the question's names must appear in what was retrieved, or the
+    # ranker's best score must reach `names_missing_score` (None: decline whenever they are
+    # missing). A quiz question often names things its evidence words otherwise, and a
+    # question about something not indexed names what nothing found holds.
     min_name_coverage: float = 0.5
+    names_missing_score: float | None = None
     # without the ranker (NEWSBOT_RERANKER=off): the cosine under which nothing is on the
     # subject (RealTime QA, docs/BENCHMARKS.md before the ranker)
     min_similarity: float = 0.42
