@@ -193,3 +193,46 @@ def test_the_ranker_reads_a_short_list_with_the_sentence_after_the_subject(fake_
                "Who took part in the Ankara negotiations on Idlib?",
                config=replace(config, ranker_shortlist=None))
     assert b.quotes[0].text == a.quotes[0].text and len(everything.read) == 5
+
+
+def test_names_missing_from_what_was_found_take_a_surer_answer(tmp_path):
+    """A question whose names are mostly not in what was found is declined, unless the
+    configured `names_missing_score` lets a sentence the ranker is sure of answer it."""
+    from dataclasses import replace
+
+    from tests.conftest import make_engine
+    from tests.fakes import FakeEmbedder
+
+    arts = [
+        {"id": "bridge", "title": "Norhaven opens its new bridge", "publisher": "Courier",
+         "published": "2020-02-10T10:00:00Z",
+         "text": "The new Norhaven bridge opened to traffic on Tuesday after three years of "
+                 "work.\n\nIt cost 40 million euros to build, the city said."},
+        {"id": "budget", "title": "Council sets its budget", "publisher": "Courier",
+         "published": "2020-02-09T10:00:00Z",
+         "text": "Councillor Dabrowska and Mayor Okafor presented the council's budget for "
+                 "parks and schools on Monday."},
+    ]
+    src = tmp_path / "articles.jsonl"
+    src.write_text("\n".join(json.dumps(a) for a in arts))
+    engine = make_engine(tmp_path / "data", FakeEmbedder(), with_ranker=True)
+    try:
+        engine.add_source(str(src), "local")
+        # the best passage only: the bridge, which names neither councillor
+        base = replace(engine.config, passages_read=1, whole_articles=1)
+        q = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
+        engine.config = replace(base, names_missing_score=None)
+        declined = engine.ask(q)
+        assert declined.abstention is not None
+        assert declined.abstention.reason == "names_not_found"
+        assert declined.abstention.names == ["Dabrowska", "Okafor"]
+        engine.config = replace(base, names_missing_score=0.5)
+        answered = engine.ask(q)
+        assert [x.text for x in answered.quotes] == [
+            "It cost 40 million euros to build, the city said."]
+        engine.config = replace(base, names_missing_score=0.9999)
+        surer = engine.ask(q)
+        assert surer.abstention is not None and surer.abstention.reason == "names_not_found"
+        assert surer.abstention.best_score == answered.quotes[0].score
+    finally:
+        engine.close()
