@@ -105,8 +105,14 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         h.article.published and h.article.published.year == int(n) for h in hits)]
     if years:
         return _abstain(store, filters, question, "period", names=years)
-    missing = [n for n in names if n not in found]
-    names_short = bool(names) and len(found) / len(names) < config.min_name_coverage
+    # a name in many passages ("US", "Senate", "Wednesday") says little about which report
+    # answers, and the answering one often leaves it out: only the others must be found
+    common = config.common_name_share
+    shares = store.name_shares(names) if common is not None else {}
+    telling = [n for n in names if shares.get(n, 0.0) <= (common or 1.0)]
+    missing = [n for n in telling if n not in found]
+    names_short = bool(telling) and len(telling) - len(missing) < (
+        config.min_name_coverage * len(telling))
     if names_short and (config.names_missing_score is None or ranker is None):
         return _abstain(store, filters, question, "names_not_found", period=period,
                         names=missing, found_with=found)

@@ -91,6 +91,9 @@ class ScoringConfig:
     # 0.95: 0.725 + 0.848; 0.9: 0.748 + 0.758; 0.8: 0.767 + 0.697.
     min_name_coverage: float = 0.5
     names_missing_score: float | None = None
+    # a name held by more than this share of the passages does not count in that check (None:
+    # every name counts). SQLite only: PostgreSQL keeps no counts, and every name counts there.
+    common_name_share: float | None = None
     # without the ranker (NEWSBOT_RERANKER=off): the cosine under which nothing is on the
     # subject (RealTime QA, docs/BENCHMARKS.md before the ranker)
     min_similarity: float = 0.42

@@ -824,6 +824,16 @@ class Store:
             self._mean_words = (at, mean)
         return n, mean, self._doc_counts(stems)
 
+    def name_shares(self, names: Sequence[str]) -> dict[str, float]:
+        """The share of all passages that hold each one-word name (its FTS5 stem), from the
+        counts BM25 uses; a store without them (PostgreSQL) gives none."""
+        if not self.counts_terms or not names:
+            return {}
+        stems = {n: porter(n) for n in names}
+        df = self._doc_counts(stems.values())
+        total = max(1, self._passage_total())
+        return {n: df.get(s, 0) / total for n, s in stems.items()}
+
     def _passage_total(self) -> int:
         """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""
         return self._fresh(self._totals, "passages", lambda: self._row_count("passages"))

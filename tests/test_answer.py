@@ -236,3 +236,42 @@ def test_names_missing_from_what_was_found_take_a_surer_answer(tmp_path):
         assert surer.abstention.best_score == answered.quotes[0].score
     finally:
         engine.close()
+
+
+def test_a_name_most_passages_hold_does_not_count_in_the_names_check(tmp_path):
+    """With `common_name_share`, a name held by more than that share of the passages is left
+    out of the names check: the report that answers need not repeat it."""
+    from dataclasses import replace
+
+    from tests.conftest import make_engine
+    from tests.fakes import FakeEmbedder
+
+    arts = [{"id": "bridge", "title": "Norhaven opens its new bridge", "publisher": "Courier",
+             "published": "2020-02-10T10:00:00Z",
+             "text": "The new Norhaven bridge opened to traffic on Tuesday after three years "
+                     "of work.\n\nIt cost 40 million euros to build, the city said."}]
+    arts += [{"id": f"council-{i}", "title": f"Council notes, week {i}", "publisher": "Courier",
+              "published": f"2020-01-{10 + i}T10:00:00Z",
+              "text": f"Councillor Dabrowska and Mayor Okafor met residents about {topic}."}
+             for i, topic in enumerate(["parking", "libraries", "school meals", "street lights",
+                                        "recycling", "allotments"])]
+    src = tmp_path / "articles.jsonl"
+    src.write_text("\n".join(json.dumps(a) for a in arts))
+    engine = make_engine(tmp_path / "data", FakeEmbedder(), with_ranker=True)
+    try:
+        engine.add_source(str(src), "local")
+        base = replace(engine.config, passages_read=1, whole_articles=1)
+        q = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
+        engine.config = base
+        declined = engine.ask(q)
+        assert declined.abstention is not None
+        assert declined.abstention.reason == "names_not_found"
+        # Dabrowska and Okafor are in 6 of the 7 passages, Norhaven in 1
+        engine.config = replace(base, common_name_share=0.5)
+        answered = engine.ask(q)
+        assert [x.text for x in answered.quotes] == [
+            "It cost 40 million euros to build, the city said."]
+        engine.config = replace(base, common_name_share=0.9)
+        assert engine.ask(q).abstention is not None
+    finally:
+        engine.close()
