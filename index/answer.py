@@ -107,9 +107,10 @@ def answer(store: Store, embedder: Embedder, ranker: SentenceRanker | None, ques
         return _abstain(store, filters, question, "period", names=years)
     # a name in many passages ("US", "Senate", "Wednesday") says little about which report
     # answers, and the answering one often leaves it out: only the others must be found
-    common = config.common_name_share
-    shares = store.name_shares(names) if common is not None else {}
-    telling = [n for n in names if shares.get(n, 0.0) <= (common or 1.0)]
+    total, held = (store.name_counts(names) if config.common_name_share is not None
+                   else (0, {}))
+    common = max((config.common_name_share or 0.0) * total, config.common_name_min_passages)
+    telling = [n for n in names if held.get(n, 0) <= common]
     missing = [n for n in telling if n not in found]
     names_short = bool(telling) and len(telling) - len(missing) < (
         config.min_name_coverage * len(telling))

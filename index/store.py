@@ -824,15 +824,14 @@ class Store:
             self._mean_words = (at, mean)
         return n, mean, self._doc_counts(stems)
 
-    def name_shares(self, names: Sequence[str]) -> dict[str, float]:
-        """The share of all passages that hold each one-word name (its FTS5 stem), from the
-        counts BM25 uses; a store without them (PostgreSQL) gives none."""
+    def name_counts(self, names: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The passage count, and how many passages hold each one-word name (its FTS5 stem),
+        from the counts BM25 uses; a store without them (PostgreSQL) gives none."""
         if not self.counts_terms or not names:
-            return {}
+            return 0, {}
         stems = {n: porter(n) for n in names}
         df = self._doc_counts(stems.values())
-        total = max(1, self._passage_total())
-        return {n: df.get(s, 0) / total for n, s in stems.items()}
+        return self._passage_total(), {n: df.get(s, 0) for n, s in stems.items()}
 
     def _passage_total(self) -> int:
         """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""

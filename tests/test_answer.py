@@ -262,11 +262,12 @@ def test_a_name_most_passages_hold_does_not_count_in_the_names_check(tmp_path):
         engine.add_source(str(src), "local")
         base = replace(engine.config, passages_read=1, whole_articles=1)
         q = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
-        engine.config = base
+        engine.config = replace(base, common_name_share=None)
         declined = engine.ask(q)
         assert declined.abstention is not None
         assert declined.abstention.reason == "names_not_found"
         # Dabrowska and Okafor are in 6 of the 7 passages, Norhaven in 1
+        base = replace(base, common_name_min_passages=0)
         engine.config = replace(base, common_name_share=0.5)
         answered = engine.ask(q)
         assert [x.text for x in answered.quotes] == [
