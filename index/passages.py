@@ -77,6 +77,8 @@ def _segmenter() -> Any:
                             and stripped + "." not in lowered):
                         continue
                     matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
+                    if not matches:
+                        continue
                     # pysbd's pattern for the next word's first letter: its braces are literal
                     chars = re.findall(r"(?<={" + re.escape(stripped) + "} ).{1}", text)
                     for i, match in enumerate(matches):

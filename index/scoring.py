@@ -94,9 +94,12 @@ class ScoringConfig:
     names_missing_score: float | None = None
     # a name held by more than this share of the passages does not count in that check (None:
     # every name counts). SQLite only: PostgreSQL keeps no counts, and every name counts there.
-    # --calibrate-names, same criterion: 0.005, 0.752 + 0.909 (0.002: 0.758 + 0.848; 0.01:
-    # 0.721 + 0.939). Reported: RealTime QA 2024+ first quote 0.686 -> 0.694, wrongly abstained
+    # --calibrate-names, same criterion: 0.005, 0.752 + 0.909 (0.01: 0.721 + 0.939; 0.05:
+    # 0.721 + 0.909). Reported: RealTime QA 2024+ first quote 0.686 -> 0.694, wrongly abstained
     # 0.160 -> 0.147; the other null queries and the off-topic list declined 0.793 -> 0.828.
+    # The counts are of the whole index, other servers' sources included: what they hold can
+    # only make a name count less in this check (an answer still quotes only what the asker
+    # sees).
     common_name_share: float | None = 0.005
     # and by more than this many: in a small index every name is a large share (25 is that
     # share of the RealTime QA index it was tuned on)

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -127,6 +128,11 @@ def from_ts(v: float | None) -> datetime | None:
 
 def norm_hash(text: str) -> str:
     return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
+
+
+def _fold(word: str) -> str:
+    """A word without its diacritics, as FTS5's unicode61 tokenizer folds it."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def porter(word: str) -> str:
@@ -825,13 +831,15 @@ class Store:
         return n, mean, self._doc_counts(stems)
 
     def name_counts(self, names: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The passage count, and how many passages hold each one-word name (its FTS5 stem),
-        from the counts BM25 uses; a store without them (PostgreSQL) gives none."""
+        """The passage count, and how many passages of the whole index hold each name: its
+        rarest word as FTS5 stores it ("U.S" is "u" and "s", "Zürich" "zurich"), from the
+        counts BM25 uses; a store without them (PostgreSQL) gives none."""
         if not self.counts_terms or not names:
             return 0, {}
-        stems = {n: porter(n) for n in names}
-        df = self._doc_counts(stems.values())
-        return self._passage_total(), {n: df.get(s, 0) for n, s in stems.items()}
+        stems = {n: [porter(_fold(w)) for w in tokens(n)] for n in names}
+        df = self._doc_counts(s for ss in stems.values() for s in ss)
+        return self._passage_total(), {n: min((df.get(s, 0) for s in ss), default=0)
+                                       for n, ss in stems.items()}
 
     def _passage_total(self) -> int:
         """The passage count, read again after TOTAL_TTL seconds (2.3 ms at 100k passages)."""
