@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/summaries.py
 	$(BIN)/python bench/fragments.py
 	$(BIN)/python bench/index_bbc.py
+	$(BIN)/python bench/index_phases.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/backends.py
