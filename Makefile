@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/fragments.py
 	$(BIN)/python bench/index_bbc.py
 	$(BIN)/python bench/index_phases.py
+	$(BIN)/python bench/splitter.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/backends.py
