@@ -77,3 +77,21 @@ def p50_p95(fn, items) -> tuple[float, float]:
         times.append(1000 * (time.perf_counter() - t0))
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def timed(seconds: dict[str, float], owner, name: str, label: str) -> None:
+    """Replace `owner.name` with a wrapper that adds each call's seconds to `seconds[label]`."""
+    import functools
+    import time
+
+    fn = getattr(owner, name)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
+
+    setattr(owner, name, wrapper)

@@ -10,13 +10,12 @@ rest run between the model's calls.
 
 from __future__ import annotations
 
-import functools
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import DATA, ROOT, bbc_as_articles_jsonl
+from _common import DATA, ROOT, bbc_as_articles_jsonl, timed
 
 
 def main() -> None:
@@ -32,18 +31,6 @@ def main() -> None:
 
     seconds: dict[str, float] = {}
 
-    def timed(owner, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
-
-        setattr(owner, name, wrapper)
 
     tmp = Path(tempfile.mkdtemp(prefix="newsbot-phases-"))
     src = bbc_as_articles_jsonl(tmp / "bbc.jsonl")
@@ -51,12 +38,12 @@ def main() -> None:
     engine = Engine.from_settings(IndexSettings(data_dir=tmp / "data"))
     engine.embedder.encode(["warm up"])
     print(f"engine and model loaded: {time.perf_counter() - t0:.1f} s")
-    timed(engine.embedder, "encode", "the model's calls")
-    timed(passages, "_split_many", "splitting (its own thread)")
-    timed(stories, "assign", "story assignment")
-    timed(engine_module, "read_source", "reading the file")
+    timed(seconds, engine.embedder, "encode", "the model's calls")
+    timed(seconds, passages, "_split_many", "splitting (its own thread)")
+    timed(seconds, stories, "assign", "story assignment")
+    timed(seconds, engine_module, "read_source", "reading the file")
     for name in ("commit_articles", "upsert_vectors", "passage_vectors_of"):
-        timed(engine.store, name, f"store.{name}")
+        timed(seconds, engine.store, name, f"store.{name}")
     t0 = time.perf_counter()
     report = engine.add_source(str(src), "bbc")
     total = time.perf_counter() - t0

@@ -11,10 +11,9 @@ another thread while the full-text query runs, so the steps add up to more than 
 from __future__ import annotations
 
 import argparse
-import functools
 import time
 
-from _common import fresh_engine
+from _common import fresh_engine, timed
 from latency import questions
 
 import index.search as search_module
@@ -33,26 +32,14 @@ def main() -> None:
         engine.search(q, k=10, filters=filters)
     seconds: dict[str, float] = {}
 
-    def timed(owner, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-
-        @functools.wraps(fn)
-        def wrapper(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
-
-        setattr(owner, name, wrapper)
 
     store = engine.store
-    timed(store, "lexical", "full-text query (store.lexical)")
-    timed(search_module, "bm25", "BM25 of the candidates")
-    timed(store, "dense", "nearest vectors (store.dense)")
-    timed(store, "get_passages", "reading the passages")
-    timed(store, "get_articles", "reading their articles")
-    timed(store, "vectors", "vectors of lexical-only candidates")
+    timed(seconds, store, "lexical", "full-text query (store.lexical)")
+    timed(seconds, search_module, "bm25", "BM25 of the candidates")
+    timed(seconds, store, "dense", "nearest vectors (store.dense)")
+    timed(seconds, store, "get_passages", "reading the passages")
+    timed(seconds, store, "get_articles", "reading their articles")
+    timed(seconds, store, "vectors", "vectors of lexical-only candidates")
     times = []
     for q in qs[20:]:
         t0 = time.perf_counter()
