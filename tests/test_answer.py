@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -195,47 +196,58 @@ def test_the_ranker_reads_a_short_list_with_the_sentence_after_the_subject(fake_
     assert b.quotes[0].text == a.quotes[0].text and len(everything.read) == 5
 
 
-def test_names_missing_from_what_was_found_take_a_surer_answer(tmp_path):
-    """A question whose names are mostly not in what was found is declined, unless the
-    configured `names_missing_score` lets a sentence the ranker is sure of answer it."""
+_BRIDGE = {"id": "bridge", "title": "Norhaven opens its new bridge", "publisher": "Courier",
+           "published": "2020-02-10T10:00:00Z",
+           "text": "The new Norhaven bridge opened to traffic on Tuesday after three years of "
+                   "work.\n\nIt cost 40 million euros to build, the city said."}
+_BRIDGE_COST = "It cost 40 million euros to build, the city said."
+_BRIDGE_QUESTION = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
+
+
+@contextmanager
+def _reading_one_passage(tmp_path, arts):
+    """An engine (hashed words, the real ranker) over these articles that reads only the best
+    passage of a question, so that what it found is known."""
     from dataclasses import replace
 
     from tests.conftest import make_engine
     from tests.fakes import FakeEmbedder
 
-    arts = [
-        {"id": "bridge", "title": "Norhaven opens its new bridge", "publisher": "Courier",
-         "published": "2020-02-10T10:00:00Z",
-         "text": "The new Norhaven bridge opened to traffic on Tuesday after three years of "
-                 "work.\n\nIt cost 40 million euros to build, the city said."},
-        {"id": "budget", "title": "Council sets its budget", "publisher": "Courier",
-         "published": "2020-02-09T10:00:00Z",
-         "text": "Councillor Dabrowska and Mayor Okafor presented the council's budget for "
-                 "parks and schools on Monday."},
-    ]
     src = tmp_path / "articles.jsonl"
     src.write_text("\n".join(json.dumps(a) for a in arts))
     engine = make_engine(tmp_path / "data", FakeEmbedder(), with_ranker=True)
     try:
         engine.add_source(str(src), "local")
+        engine.config = replace(engine.config, passages_read=1, whole_articles=1)
+        yield engine
+    finally:
+        engine.close()
+
+
+def test_names_missing_from_what_was_found_take_a_surer_answer(tmp_path):
+    """A question whose names are mostly not in what was found is declined, unless the
+    configured `names_missing_score` lets a sentence the ranker is sure of answer it."""
+    from dataclasses import replace
+
+    budget = {"id": "budget", "title": "Council sets its budget", "publisher": "Courier",
+              "published": "2020-02-09T10:00:00Z",
+              "text": "Councillor Dabrowska and Mayor Okafor presented the council's budget for "
+                      "parks and schools on Monday."}
+    with _reading_one_passage(tmp_path, [_BRIDGE, budget]) as engine:
         # the best passage only: the bridge, which names neither councillor
-        base = replace(engine.config, passages_read=1, whole_articles=1)
-        q = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
+        base = engine.config
         engine.config = replace(base, names_missing_score=None)
-        declined = engine.ask(q)
+        declined = engine.ask(_BRIDGE_QUESTION)
         assert declined.abstention is not None
         assert declined.abstention.reason == "names_not_found"
         assert declined.abstention.names == ["Dabrowska", "Okafor"]
         engine.config = replace(base, names_missing_score=0.5)
-        answered = engine.ask(q)
-        assert [x.text for x in answered.quotes] == [
-            "It cost 40 million euros to build, the city said."]
+        answered = engine.ask(_BRIDGE_QUESTION)
+        assert [x.text for x in answered.quotes] == [_BRIDGE_COST]
         engine.config = replace(base, names_missing_score=0.9999)
-        surer = engine.ask(q)
+        surer = engine.ask(_BRIDGE_QUESTION)
         assert surer.abstention is not None and surer.abstention.reason == "names_not_found"
         assert surer.abstention.best_score == answered.quotes[0].score
-    finally:
-        engine.close()
 
 
 def test_a_name_most_passages_hold_does_not_count_in_the_names_check(tmp_path):
@@ -243,39 +255,24 @@ def test_a_name_most_passages_hold_does_not_count_in_the_names_check(tmp_path):
     out of the names check: the report that answers need not repeat it."""
     from dataclasses import replace
 
-    from tests.conftest import make_engine
-    from tests.fakes import FakeEmbedder
-
-    arts = [{"id": "bridge", "title": "Norhaven opens its new bridge", "publisher": "Courier",
-             "published": "2020-02-10T10:00:00Z",
-             "text": "The new Norhaven bridge opened to traffic on Tuesday after three years "
-                     "of work.\n\nIt cost 40 million euros to build, the city said."}]
-    arts += [{"id": f"council-{i}", "title": f"Council notes, week {i}", "publisher": "Courier",
-              "published": f"2020-01-{10 + i}T10:00:00Z",
-              "text": f"Councillor Dabrowska and Mayor Okafor met residents about {topic}."}
-             for i, topic in enumerate(["parking", "libraries", "school meals", "street lights",
-                                        "recycling", "allotments"])]
-    src = tmp_path / "articles.jsonl"
-    src.write_text("\n".join(json.dumps(a) for a in arts))
-    engine = make_engine(tmp_path / "data", FakeEmbedder(), with_ranker=True)
-    try:
-        engine.add_source(str(src), "local")
-        base = replace(engine.config, passages_read=1, whole_articles=1)
-        q = "How much did the Norhaven bridge cost, Dabrowska and Okafor asked?"
+    council = [{"id": f"council-{i}", "title": f"Council notes, week {i}", "publisher": "Courier",
+                "published": f"2020-01-{10 + i}T10:00:00Z",
+                "text": f"Councillor Dabrowska and Mayor Okafor met residents about {topic}."}
+               for i, topic in enumerate(["parking", "libraries", "school meals",
+                                          "street lights", "recycling", "allotments"])]
+    with _reading_one_passage(tmp_path, [_BRIDGE, *council]) as engine:
+        base = engine.config
         engine.config = replace(base, common_name_share=None)
-        declined = engine.ask(q)
+        declined = engine.ask(_BRIDGE_QUESTION)
         assert declined.abstention is not None
         assert declined.abstention.reason == "names_not_found"
         # Dabrowska and Okafor are in 6 of the 7 passages, Norhaven in 1
         base = replace(base, common_name_min_passages=0)
         engine.config = replace(base, common_name_share=0.5)
-        answered = engine.ask(q)
-        assert [x.text for x in answered.quotes] == [
-            "It cost 40 million euros to build, the city said."]
+        answered = engine.ask(_BRIDGE_QUESTION)
+        assert [x.text for x in answered.quotes] == [_BRIDGE_COST]
         engine.config = replace(base, common_name_share=0.9)
-        assert engine.ask(q).abstention is not None
-    finally:
-        engine.close()
+        assert engine.ask(_BRIDGE_QUESTION).abstention is not None
 
 
 def test_a_name_is_counted_as_the_full_text_index_holds_its_words(fake_engine, tmp_path):
