@@ -23,6 +23,11 @@ one-logit head, and learns from the train splits only of the answer-selection da
   on RealTime QA and off-topic abstention, worse on WikiQA and on answerable SQuAD 2.0
   questions, and it missed sentences that answer in the question's words; not shipped.
 
+- Optionally (`--listwise W`, off by default, as the shipped model was trained), a softmax
+  cross-entropy over each question's candidates, weight W, beside the binary loss: the batches
+  then hold whole questions, and the loss asks directly that the answering sentence score above
+  the others of its question.
+
 Loss is binary cross-entropy, so the sigmoid of the logit is a score in [0, 1] that the answer
 layer thresholds. The result is exported to ONNX with int8 weights (dynamic quantisation,
 per channel) into `index/ranker_model/`, with the tokenizer and a `training.json` that
@@ -201,26 +206,31 @@ def swap_name(question: str, shown: list[str], pool: list[str],
     return None
 
 
+Pair = tuple[str, str, float, int]  # question, candidate as shown, label, question's number
+
+
 def to_pairs(groups: list[Group], negs: int, rng: random.Random,
-             hard: int = 0, hide: float = 0.0, swap: float = 0.0) -> list[tuple[str, str, float]]:
+             hard: int = 0, hide: float = 0.0, swap: float = 0.0) -> list[Pair]:
     """Each question's positives, `negs` in-context negatives (the `hard` ones sharing the most
     words with the question first, the rest sampled) and now and then an off-topic one. With
     `hide` > 0, that share of each question's in-context candidates, positives and negatives
     alike (so that a pronoun is no clue), have the question's names hidden (`hide_names`). With
     `swap` > 0, that share of questions also come with one name swapped for another name that
-    no candidate mentions, its positive then a negative (`swap_name`)."""
+    no candidate mentions, its positive then a negative (`swap_name`). Each pair carries its
+    question's number, so that `--listwise` can weigh a question's candidates against each
+    other."""
     pool = [s for _, p, n in groups for s in p + n]
     names = [n for q, _, _ in groups for n in question_names(q)] if swap else []
-    pairs: list[tuple[str, str, float]] = []
-    for q, pos, neg in groups:
+    pairs: list[Pair] = []
+    for n, (q, pos, neg) in enumerate(groups):
         if swap and pos and rng.random() < swap:
             # on topic, looks answerable, is not: the positive no longer answers (SQuAD 2.0's
             # kind of question, made from answerable ones)
             other = swap_name(q, pos + neg, names, rng)
             if other is not None:
-                pairs.append((other, pos[0], 0.0))
+                pairs.append((other, pos[0], 0.0, -1 - n))  # a question of its own
         for s in pos[:2]:
-            pairs.append((q, s, 1.0))
+            pairs.append((q, s, 1.0, n))
         chosen: list[int] = []
         if hard:  # (without, the random stream is the one the shipped model was trained with)
             qs = _stems(q)
@@ -231,14 +241,14 @@ def to_pairs(groups: list[Group], negs: int, rng: random.Random,
         rest = [i for i in range(len(neg)) if i not in chosen]
         chosen += rng.sample(rest, min(negs - len(chosen), len(rest)))
         for i in chosen:
-            pairs.append((q, neg[i], 0.0))
+            pairs.append((q, neg[i], 0.0, n))
         if hide:  # (drawn only when on, so the shipped model's stream is unchanged without)
             start = len(pairs) - len(chosen) - len(pos[:2])
             for j in range(start, len(pairs)):
                 if rng.random() < hide:
-                    pairs[j] = (q, hide_names(q, pairs[j][1]), pairs[j][2])
+                    pairs[j] = (q, hide_names(q, pairs[j][1]), pairs[j][2], n)
         if rng.random() < 0.25:
-            pairs.append((q, rng.choice(pool), 0.0))
+            pairs.append((q, rng.choice(pool), 0.0, n))
     rng.shuffle(pairs)
     return pairs
 
@@ -252,6 +262,42 @@ def batches(pairs, batch: int, rng: random.Random):
         out.extend(part[j:j + batch] for j in range(0, len(part), batch))
     rng.shuffle(out)
     return out
+
+
+def question_batches(pairs: list[Pair], batch: int, rng: random.Random) -> list[list[Pair]]:
+    """Batches of whole questions (each question's pairs together, for the listwise loss),
+    about `batch` pairs each, length-bucketed as `batches` does."""
+    by_q: dict[int, list[Pair]] = {}
+    for p in pairs:  # (in the shuffled order of their first pair)
+        by_q.setdefault(p[3], []).append(p)
+    qs = list(by_q.values())
+    out: list[list[Pair]] = []
+    chunk = batch * 50 // 4
+    for i in range(0, len(qs), chunk):
+        part = sorted(qs[i:i + chunk], key=lambda g: max(len(p[0]) + len(p[1]) for p in g))
+        cur: list[Pair] = []
+        for g in part:
+            cur.extend(g)
+            if len(cur) >= batch:
+                out.append(cur)
+                cur = []
+        if cur:
+            out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, qids: list[int]) -> torch.Tensor:
+    """Softmax cross-entropy over each question's candidates in the batch, for questions with a
+    positive and a negative: -log(sum over positives of e^logit / sum over all of e^logit)."""
+    losses = []
+    for q in dict.fromkeys(qids):
+        idx = torch.tensor([i for i, x in enumerate(qids) if x == q])
+        lab = labels[idx]
+        if 0 < lab.sum() < len(idx):
+            z = logits[idx]
+            losses.append(torch.logsumexp(z, 0) - torch.logsumexp(z[lab > 0], 0))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
 
 
 def squad_dev_top1(score, path: Path, n: int) -> float:
@@ -284,6 +330,9 @@ def main() -> None:
                     help="share of in-context candidates shown with the question's names hidden")
     ap.add_argument("--swap-names", type=float, default=0.0,
                     help="share of questions also asked about another name, unanswerable")
+    ap.add_argument("--listwise", type=float, default=0.0,
+                    help="weight of a softmax loss over each question's candidates, beside the "
+                         "binary one (0: off, pairs batched across questions)")
     ap.add_argument("--no-news-questions", action="store_true",
                     help="leave out the team's BBC questions (as the model of ddc9092 was trained)")
     ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
@@ -329,7 +378,8 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
     model.train()
-    plan = batches(pairs, args.batch, rng)
+    plan = (question_batches(pairs, args.batch, rng) if args.listwise
+            else batches(pairs, args.batch, rng))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warm = max(1, len(plan) // 20)
 
@@ -356,6 +406,8 @@ def main() -> None:
             g["lr"] = args.lr * lr_at(step, total)
         logits = model(**enc).logits.squeeze(-1)
         loss = loss_fn(logits, labels)
+        if args.listwise:
+            loss = loss + args.listwise * listwise_loss(logits, labels, [p[3] for p in b])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
