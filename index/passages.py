@@ -70,11 +70,16 @@ def _segmenter() -> Any:
 
             def search_for_abbreviations_in_string(self, text: str) -> str:
                 lowered = text.lower()
+                # the words of letters and digits that stand before a period, at every length
+                # such an abbreviation has: the only ones that can change anything
+                dotted = {lowered[max(0, i - n):i] for i, c in enumerate(lowered) if c == "."
+                          for n in _SIMPLE_LENGTHS}
                 for abbr in self.lang.Abbreviation.ABBREVIATIONS:
                     stripped = abbr.strip()
-                    if stripped not in lowered or (
-                            stripped.isascii() and stripped.isalnum()
-                            and stripped + "." not in lowered):
+                    if stripped in _SIMPLE_ABBREVIATIONS:
+                        if stripped not in dotted:
+                            continue
+                    elif stripped not in lowered:
                         continue
                     matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
                     if not matches:
@@ -85,9 +90,58 @@ def _segmenter() -> Any:
                         text = self.scan_for_replacements(text, match, i, chars)
                 return text
 
+    from pysbd.lists_item_replacer import ListItemReplacer
+    from pysbd.processor import Processor
+    from pysbd.utils import Text
+
+    simple = [a.strip() for a in English.Abbreviation.ABBREVIATIONS
+              if a.strip().isascii() and a.strip().isalnum()]
+    _SIMPLE_ABBREVIATIONS.update(simple)
+    _SIMPLE_LENGTHS.extend(sorted({len(a) for a in simple}))
+
+    class ListItems(ListItemReplacer):  # type: ignore[misc]
+        """pysbd's list finder, without the searches that cannot find a list: lettered items in
+        parentheses need a ")", numbered ones a digit."""
+
+        def iterate_alphabet_array(self, regex: str, parens: bool = False,
+                                   roman_numeral: bool = False) -> str:
+            if parens and ")" not in self.text:
+                return str(self.text)
+            return str(super().iterate_alphabet_array(regex, parens, roman_numeral))
+
+        def scan_lists(self, regex1: str, regex2: str, replacement: str,
+                       strip: bool = False) -> None:
+            if _DIGIT.search(self.text):
+                super().scan_lists(regex1, regex2, replacement, strip)
+
+    class EnglishProcessor(Processor):  # type: ignore[misc]
+        text: str
+
+        def process(self) -> Any:
+            """pysbd 0.3.4's `Processor.process`, with `ListItems` for its list finder."""
+            if not self.text:
+                return self.text
+            self.text = self.text.replace("\n", "\r")
+            self.text = ListItems(self.text).add_line_break()
+            self.replace_abbreviations()
+            self.replace_numbers()
+            self.replace_continuous_punctuation()
+            self.replace_periods_before_numeric_references()
+            self.text = Text(self.text).apply(
+                self.lang.Abbreviation.WithMultiplePeriodsAndEmailRule,
+                self.lang.GeoLocationRule, self.lang.FileFormatRule)
+            return self.split_into_segments()
+
+    English.Processor = EnglishProcessor
     segmenter = Segmenter(language="en", clean=False, char_span=True)
     segmenter.language_module = English
     return segmenter
+
+
+# pysbd's abbreviations of letters and digits only, and their lengths (filled with the segmenter)
+_SIMPLE_ABBREVIATIONS: set[str] = set()
+_SIMPLE_LENGTHS: list[int] = []
+_DIGIT = re.compile(r"\d")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

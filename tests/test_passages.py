@@ -86,7 +86,10 @@ def test_passages_carry_their_sentence_offsets():
 _PIECES = ["It rained.", "It rained.", "Mr. Smith said so.", "\"We won. They lost.\"", "Prices rose 3.5%.",
            "Why?", "See the U.S. report", "and then", "No. 10 agreed!", " ", "  \n", "It rained.  ",
            "Gen. Smith and Lt. Col. Jones met in Jan.", "Now no one knows.", "approx. 5 km",
-           "Sales fell in Feb. Ms. Lee left.", "(ed.) said it"]
+           "Sales fell in Feb. Ms. Lee left.", "(ed.) said it",
+           # lists, which pysbd breaks apart: lettered, numbered, in parentheses or not
+           "(a) the first item", "(b) the second", "1. One thing.", "2. Another.", "3) Third",
+           "4) Fourth", "a. yes b. no", "(i) ours (ii) theirs"]
 
 
 @settings(max_examples=300, deadline=None)
