@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -16,10 +18,11 @@ from index.models import Filters, Hit
 from index.ranker import SentenceRanker
 from index.scoring import DEFAULT, ScoringConfig
 from index.store import Store, porter, ts
-from index.text import content_terms, tokens
+from index.text import content_terms
 from index.timewin import TimeWindow, time_window
 
 Mode = Literal["hybrid", "dense", "lexical"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,37 @@ def _end_of_day(dt: datetime) -> datetime:
     return dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
-# The question is embedded on one of these threads while the full-text query runs on the
-# caller's: both wait outside the GIL (ONNX Runtime, SQLite), so a search costs the longer of
-# the two, not their sum (bench/latency.py: the embedding is 3 to 5 ms, the query 4 to 12).
+# The question is embedded, and its nearest passages found, on one of these threads while the
+# full-text query runs on the caller's: each waits mostly outside the GIL (ONNX Runtime, Chroma,
+# SQLite), so a search costs about the longer of the two, not their sum (bench/latency.py: the
+# embedding is 3 to 5 ms, the nearest 1 to 2, the full-text query 4 to 12).
 _EMBEDDING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsbot-embed")
 
 
 def embed_soon(embedder: Embedder, text: str) -> Future[np.ndarray]:
     """The vector of `text`, computed on another thread."""
     return _EMBEDDING.submit(lambda: embedder.encode([text])[0])
+
+
+def _ready(value: T) -> Future[T]:
+    done: Future[T] = Future()
+    done.set_result(value)
+    return done
+
+
+def _then(vector: Future[np.ndarray], work: Callable[[np.ndarray], T]) -> Future[T]:
+    """`work(vector)` run as soon as the vector is ready, on the thread that made it (nothing
+    waits on a worker for another job, so a busy pool cannot deadlock)."""
+    out: Future[T] = Future()
+
+    def run(done: Future[np.ndarray]) -> None:
+        try:
+            out.set_result(work(done.result()))
+        except BaseException as exc:  # (delivered to whoever waits on `out`)
+            out.set_exception(exc)
+
+    vector.add_done_callback(run)
+    return out
 
 
 def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
@@ -85,16 +110,22 @@ def search(store: Store, embedder: Embedder, question: str, k: int = 10, *,
     dense: dict[str, float] = {}
     lexical: dict[str, float] = {}
     qv = None
-    pending = None
+    nearest = None
     if mode in ("hybrid", "dense"):
+        # the question is embedded and its nearest vectors found on another thread, while the
+        # full-text query runs on this one
         pending = query_vector if query_vector is not None else embed_soon(embedder, question)
-    if mode in ("hybrid", "lexical"):  # (while the question is embedded)
+        if not isinstance(pending, Future):
+            pending = _ready(pending)
+        nearest = _then(pending, lambda v: (v, store.dense(v, n, scope.since, scope.until,
+                                                           scope.sources)))
+    if mode in ("hybrid", "lexical"):
         lexical = dict(store.lexical(question, n, scope.since, scope.until, scope.sources,
                                      max_terms=config.lexical_terms,
                                      max_postings=config.lexical_postings))
-    if pending is not None:
-        qv = pending.result() if isinstance(pending, Future) else pending
-        dense = dict(store.dense(qv, n, scope.since, scope.until, scope.sources))
+    if nearest is not None:
+        qv, found = nearest.result()
+        dense = dict(found)
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.get_passages(ids)  # the manifest: vectors without a row are not shown
     ids = [i for i in ids if i in passages]
@@ -162,21 +193,23 @@ def bm25(store: Store, question: str, texts: dict[str, str], k1: float = 1.2,
     terms = list(dict.fromkeys(porter(t) for t in content_terms(question)))
     n, mean, df = store.term_stats(terms)
     idf = {t: max(1e-6, math.log((n - df[t] + 0.5) / (df[t] + 0.5))) for t in terms if t in df}
+    if not idf:
+        return {}
+    # Only the words that begin as some question stem does are read and stemmed: Porter rewrites
+    # a word's ending only, so its stem keeps its first two letters, but for a final "y" turned
+    # "i" ("eyed" is "ei"). Tokenising every word of ~100 candidates cost twice as much.
+    heads = {t[:2] for t in idf} | {t[0] + "y" for t in idf if t[1:2] == "i"}
+    alternatives = "|".join(sorted(map(re.escape, heads)))
+    words = re.compile(rf"\b(?:{alternatives})\w*")
     out: dict[str, float] = {}
-    docs = {pid: tokens(text) for pid, text in texts.items()}
-    # the candidates' distinct words stemmed once, those that are question words kept (a
-    # Porter stem keeps its word's first letter: the others are not stemmed at all)
-    initials = {t[0] for t in idf}
-    held = {w: s for w in set().union(*docs.values())
-            if w[0] in initials and (s := porter(w)) in idf}
-    for pid, words in docs.items():
-        counts: Counter[str] = Counter()
-        for word in held.keys() & set(words):
-            counts[held[word]] += words.count(word)
-        norm = k1 * (1 - b + b * len(words) / mean)
-        score = sum(idf[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
-        if score > 0:
-            out[pid] = score
+    for pid, text in texts.items():
+        low = text.lower()
+        counts = Counter(s for w in words.findall(low) if (s := porter(w)) in idf)
+        if not counts:
+            continue
+        # its length in words as the mean counts them (spaces, Store.term_stats)
+        norm = k1 * (1 - b + b * (low.count(" ") + 1) / mean)
+        out[pid] = sum(idf[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
     return out
 
 

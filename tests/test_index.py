@@ -176,6 +176,41 @@ def test_the_stems_counted_are_those_fts5_stores(fake_engine, tmp_path, store_ba
                                                                               "export": 5}
 
 
+def test_bm25_counts_every_word_whose_stem_the_question_holds():
+    """BM25 stems only the words that begin as a question stem does: a word whose "y" Porter
+    turns to "i" ("eyed" is "ei", "toys" "toi") is still counted, and the scores are those of
+    counting every word."""
+    import math
+    from collections import Counter
+
+    from index.search import bm25
+    from index.store import porter
+
+    texts = {"p1": "Toy makers eyed the toys, and the toy shop's days were long.",
+             "p2": "The day the shop closed, nobody eyed it.",
+             "p3": "Makers of trams met at the depot."}
+    question = "Which toys were eyed by makers for days?"
+
+    class Stats:  # the index's statistics, as Store.term_stats gives them
+        def term_stats(self, stems):
+            df = {"toi": 3, "ei": 2, "maker": 5, "dai": 9}
+            return 100, 10.0, {s: df[s] for s in stems if s in df}
+
+    def every_word(text: str) -> float:
+        n, mean, df = Stats().term_stats(["toi", "ei", "maker", "dai"])
+        counts = Counter(porter(w) for w in re.findall(r"\w+", text.lower()))
+        norm = 1.2 * (1 - 0.75 + 0.75 * (text.count(" ") + 1) / mean)
+        return sum(math.log((n - d + 0.5) / (d + 0.5)) * counts[t] * 2.2 / (counts[t] + norm)
+                   for t, d in df.items() if counts[t])
+
+    scores = bm25(Stats(), question, texts)  # type: ignore[arg-type]
+    assert porter("eyed") == "ei" and porter("toys") == "toi" and porter("days") == "dai"
+    assert set(scores) == {"p1", "p2", "p3"}
+    for pid, text in texts.items():
+        assert scores[pid] == pytest.approx(every_word(text))
+    assert scores["p1"] > scores["p2"] > scores["p3"]
+
+
 def _words(query: str | None) -> set[str]:
     """The words of a full-text query (FTS5's or PostgreSQL's), without its operators."""
     return set(re.findall(r"\w+", query or "")) - {"OR"}
