@@ -333,6 +333,9 @@ def main() -> None:
     ap.add_argument("--listwise", type=float, default=0.0,
                     help="weight of a softmax loss over each question's candidates, beside the "
                          "binary one (0: off, pairs batched across questions)")
+    ap.add_argument("--bbc-times", type=int, choices=(1, 2, 3), default=3,
+                    help="how many times the team's BBC questions count (RealTime QA and "
+                         "TrecQA count three times)")
     ap.add_argument("--no-news-questions", action="store_true",
                     help="leave out the team's BBC questions (as the model of ddc9092 was trained)")
     ap.add_argument("--out", type=Path, default=OUT, help="where the exported model goes")
@@ -364,10 +367,13 @@ def main() -> None:
     if not args.no_news_questions:
         groups["news_questions_train"] = news_question_groups()
     # news is the domain that matters and the scarcest: RealTime QA, TrecQA and the team's BBC
-    # questions count three times (each time with other sampled negatives)
-    news = [g for k in ("realtimeqa_before_2023", "trecqa_train", "news_questions_train")
-            for g in groups.get(k, [])]
-    all_groups = [g for gs in groups.values() for g in gs] + news + news
+    # questions count three times (each time with other sampled negatives; the BBC questions
+    # `--bbc-times`)
+    all_groups = [g for gs in groups.values() for g in gs]
+    for again in range(2):
+        names = ["realtimeqa_before_2023", "trecqa_train"]
+        names += ["news_questions_train"] if again < args.bbc_times - 1 else []
+        all_groups += [g for k in names for g in groups.get(k, [])]
     pairs = to_pairs(all_groups, args.negatives, rng, hard=args.hard, hide=args.hide_names,
                      swap=args.swap_names)
     counts = {k: len(v) for k, v in groups.items()}
