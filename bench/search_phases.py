@@ -4,8 +4,9 @@
 
 DATA_DIR is an index such as `bench/latency.py --data-dir DIR --sizes 100000` leaves. Twenty
 RealTime QA questions warm it up, then 180 more are searched (top 10), each step's time added up
-by a wrapper; prints the median search and each step's mean. The question is embedded on
-another thread while the full-text query runs, so the steps add up to more than a search.
+by a wrapper; prints the median search and each step's mean. The question is embedded, and
+its nearest vectors found, on another thread while the full-text query runs, so the steps add
+up to more than a search.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ def main() -> None:
     for q in qs[:20]:
         engine.search(q, k=10, filters=filters)
     seconds: dict[str, float] = {}
-
-
     store = engine.store
     timed(seconds, store, "lexical", "full-text query (store.lexical)")
     timed(seconds, search_module, "bm25", "BM25 of the candidates")

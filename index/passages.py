@@ -68,15 +68,20 @@ def _segmenter() -> Any:
             The rest is pysbd 0.3.4's loop as it is (tests/test_passages.py compares the spans
             with pysbd's own)."""
 
+            # its abbreviations of letters and digits only, and their lengths
+            SIMPLE = frozenset(a.strip() for a in base.Abbreviation.ABBREVIATIONS
+                               if a.strip().isascii() and a.strip().isalnum())
+            LENGTHS = sorted({len(a) for a in SIMPLE})
+
             def search_for_abbreviations_in_string(self, text: str) -> str:
                 lowered = text.lower()
                 # the words of letters and digits that stand before a period, at every length
                 # such an abbreviation has: the only ones that can change anything
                 dotted = {lowered[max(0, i - n):i] for i, c in enumerate(lowered) if c == "."
-                          for n in _SIMPLE_LENGTHS}
+                          for n in self.LENGTHS}
                 for abbr in self.lang.Abbreviation.ABBREVIATIONS:
                     stripped = abbr.strip()
-                    if stripped in _SIMPLE_ABBREVIATIONS:
+                    if stripped in self.SIMPLE:
                         if stripped not in dotted:
                             continue
                     elif stripped not in lowered:
@@ -93,11 +98,6 @@ def _segmenter() -> Any:
     from pysbd.lists_item_replacer import ListItemReplacer
     from pysbd.processor import Processor
     from pysbd.utils import Text
-
-    simple = [a.strip() for a in English.Abbreviation.ABBREVIATIONS
-              if a.strip().isascii() and a.strip().isalnum()]
-    _SIMPLE_ABBREVIATIONS.update(simple)
-    _SIMPLE_LENGTHS.extend(sorted({len(a) for a in simple}))
 
     class ListItems(ListItemReplacer):  # type: ignore[misc]
         """pysbd's list finder, without the searches that cannot find a list: lettered items in
@@ -138,9 +138,6 @@ def _segmenter() -> Any:
     return segmenter
 
 
-# pysbd's abbreviations of letters and digits only, and their lengths (filled with the segmenter)
-_SIMPLE_ABBREVIATIONS: set[str] = set()
-_SIMPLE_LENGTHS: list[int] = []
 _DIGIT = re.compile(r"\d")
 
 
